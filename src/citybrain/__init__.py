@@ -1,0 +1,3 @@
+"""citybrain: an open-source operations centre for city video."""
+
+__version__ = "0.1.0"
