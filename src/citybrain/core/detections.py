@@ -33,7 +33,9 @@ COCO_LABELS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def label_ids(labels: list[str] | tuple[str, ...], names: tuple[str, ...] = COCO_LABELS) -> IntArray:
+def label_ids(
+    labels: list[str] | tuple[str, ...], names: tuple[str, ...] = COCO_LABELS
+) -> IntArray:
     """Class ids of ``labels`` in ``names``.
 
     Raises:
@@ -74,7 +76,8 @@ class Detections:
         xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
         n = len(xyxy)
         object.__setattr__(self, "xyxy", xyxy)
-        object.__setattr__(self, "confidence", _column(self.confidence, n, "confidence", np.float32))
+        confidence = _column(self.confidence, n, "confidence", np.float32)
+        object.__setattr__(self, "confidence", confidence)
         object.__setattr__(self, "class_id", _column(self.class_id, n, "class_id", np.int64))
         tracker = self.tracker_id if len(self.tracker_id) else np.full(n, -1, dtype=np.int64)
         object.__setattr__(self, "tracker_id", _column(tracker, n, "tracker_id", np.int64))
@@ -162,7 +165,8 @@ class Detections:
         """Box areas in square pixels."""
         w = np.clip(self.xyxy[:, 2] - self.xyxy[:, 0], 0, None)
         h = np.clip(self.xyxy[:, 3] - self.xyxy[:, 1], 0, None)
-        return (w * h).astype(np.float32)
+        area: FloatArray = (w * h).astype(np.float32)
+        return area
 
 
 def _column(values: Any, n: int, name: str, dtype: type[np.generic]) -> npt.NDArray[Any]:

@@ -1,0 +1,337 @@
+"""The camera configuration tree: one Pydantic model per section, every field titled and described.
+
+A camera's YAML file (or the ``config`` of a camera in the store) validates into
+:class:`CameraConfig`. Coordinates of zones and lines are normalised to ``0..1`` of the image, so a
+config survives a change of stream resolution.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from citybrain.core.detections import COCO_LABELS
+
+__all__ = [
+    "AnonymiseConfig",
+    "CameraConfig",
+    "CameraSection",
+    "DetectorSection",
+    "DwellRule",
+    "HardhatRule",
+    "LineConfig",
+    "LineCrossingRule",
+    "MotionSection",
+    "OccupancyRule",
+    "RestrictedZoneRule",
+    "RuleConfig",
+    "ScheduleWindow",
+    "ZoneConfig",
+]
+
+Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Anchor = Literal["bottom_center", "center"]
+#: Names of zones, lines and rules: they appear in paths, URLs and file names.
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_labels(labels: list[str]) -> list[str]:
+    unknown = [label for label in labels if label not in COCO_LABELS]
+    if unknown:
+        raise ValueError(f"unknown label(s) {unknown}; use COCO names such as person, car, truck")
+    return labels
+
+
+Labels = Annotated[list[str], AfterValidator(_check_labels)]
+
+
+class CameraSection(Section):
+    name: str = Field(
+        title="Camera name", description="Unique name of the camera.", min_length=1, max_length=100
+    )
+    fps: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        title="Analysis rate",
+        description="Frames per second analysed, sampled by frame timestamps.",
+    )
+    source: str | None = Field(
+        default=None,
+        title="Source",
+        description="File path or rtsp/http URL; the command line's SOURCE overrides it.",
+    )
+
+
+class DetectorSection(Section):
+    family: Literal["yolox", "yolov8", "picodet"] = Field(
+        default="yolox", title="Model family", description="Decoder for the model's outputs."
+    )
+    model: str = Field(
+        default="yolox_nano",
+        title="Model",
+        description="A known model name (looked up in CITYBRAIN_MODEL_DIR) or an .onnx path.",
+    )
+    input_size: int = Field(
+        default=416,
+        ge=128,
+        le=1280,
+        title="Input size",
+        description="Square model input in pixels.",
+    )
+    confidence: float = Field(
+        default=0.3, ge=0.01, le=1.0, title="Confidence", description="Minimum detection score."
+    )
+    nms_iou: float = Field(
+        default=0.45, gt=0, le=1, title="NMS IoU", description="IoU above which boxes are merged."
+    )
+
+
+class MotionSection(Section):
+    enabled: bool = Field(
+        default=True,
+        title="Motion gate",
+        description="Run the detector only when something moves (or objects are tracked).",
+    )
+    refresh_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        title="Refresh interval",
+        description="While objects are tracked, run the detector at least this often.",
+    )
+    threshold: int = Field(
+        default=25,
+        ge=1,
+        le=255,
+        title="Pixel threshold",
+        description="Grey-level difference that counts as change.",
+    )
+    min_area: float = Field(
+        default=0.0005,
+        ge=0,
+        le=1,
+        title="Minimum area",
+        description="Smallest moving region, as a share of the frame.",
+    )
+
+
+class AnonymiseConfig(Section):
+    enabled: bool = Field(
+        default=True,
+        title="Anonymise",
+        description="Blur faces, licence plates and heads in every frame that leaves the engine. "
+        "Turning it off logs a warning.",
+    )
+    face_threshold: float = Field(
+        default=0.25,
+        gt=0,
+        lt=1,
+        title="Face threshold",
+        description="CenterFace score above which a face is blurred.",
+    )
+
+
+class ZoneConfig(Section):
+    polygon: list[Point] = Field(
+        min_length=3, title="Polygon", description="Corners as [x, y], normalised 0..1."
+    )
+    anchor: Anchor = Field(
+        default="bottom_center",
+        title="Anchor",
+        description="The point of a box that must lie inside: feet (bottom_center) or centre.",
+    )
+
+
+class LineConfig(Section):
+    points: tuple[Point, Point] = Field(
+        title="Points", description="Two end points [x, y], normalised 0..1."
+    )
+    anchor: Anchor = Field(
+        default="bottom_center", title="Anchor", description="The point of a box that crosses."
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _distinct(cls, points: tuple[Point, Point]) -> tuple[Point, Point]:
+        if points[0] == points[1]:
+            raise ValueError("the two points of a line must differ")
+        return points
+
+
+class ScheduleWindow(Section):
+    days: list[Weekday] = Field(
+        default=["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        title="Days",
+        description="Weekdays this window applies to.",
+    )
+    start: time = Field(default=time(0, 0), title="Start", description="Local time, HH:MM.")
+    end: time = Field(
+        default=time(23, 59, 59),
+        title="End",
+        description="Local time, HH:MM; before start = overnight.",
+    )
+
+
+class RuleBase(Section):
+    end_after: float = Field(
+        default=2.0,
+        ge=0,
+        le=600,
+        title="End after",
+        description="Seconds a condition must be absent before its event ends.",
+    )
+    schedule: list[ScheduleWindow] | None = Field(
+        default=None,
+        title="Schedule",
+        description="Weekly windows when the rule is active; absent = always.",
+    )
+    timezone: str = Field(
+        default="UTC", title="Time zone", description="IANA zone the schedule is written in."
+    )
+
+
+class RestrictedZoneRule(RuleBase):
+    kind: Literal["restricted_zone"] = Field(title="Kind", description="Objects inside a zone.")
+    zone: str = Field(title="Zone", description="Name of the zone watched.")
+    labels: Labels = Field(
+        default=["person"], min_length=1, title="Labels", description="Object classes not allowed."
+    )
+    seconds: float = Field(
+        default=0.0,
+        ge=0,
+        le=3600,
+        title="Seconds",
+        description="How long an object must be inside before the event starts.",
+    )
+
+
+class HardhatRule(RuleBase):
+    kind: Literal["hardhat_required"] = Field(title="Kind", description="People without hard hats.")
+    zone: str = Field(title="Zone", description="Name of the zone where hard hats are required.")
+    seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        title="Seconds",
+        description="How long a head must show no hard hat before the event starts.",
+    )
+    threshold: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        title="Threshold",
+        description="Hard-hat probability below which a head counts as bare.",
+    )
+
+
+class DwellRule(RuleBase):
+    kind: Literal["dwell"] = Field(title="Kind", description="Objects staying too long in a zone.")
+    zone: str = Field(title="Zone", description="Name of the zone watched.")
+    labels: Labels = Field(min_length=1, title="Labels", description="Object classes watched.")
+    seconds: float = Field(gt=0, le=86400, title="Seconds", description="Longest allowed stay.")
+
+
+class OccupancyRule(RuleBase):
+    kind: Literal["occupancy"] = Field(title="Kind", description="Too many objects in a zone.")
+    zone: str = Field(title="Zone", description="Name of the zone watched.")
+    labels: Labels = Field(
+        default=["person"], min_length=1, title="Labels", description="Object classes counted."
+    )
+    max: int = Field(ge=0, le=10000, title="Maximum", description="Most objects allowed at once.")
+    seconds: float = Field(
+        default=0.0,
+        ge=0,
+        le=3600,
+        title="Seconds",
+        description="How long the count must stay above max before the event starts.",
+    )
+
+
+class LineCrossingRule(RuleBase):
+    kind: Literal["line_crossing"] = Field(
+        title="Kind", description="Tracked objects crossing a line."
+    )
+    line: str = Field(title="Line", description="Name of the line watched.")
+    labels: Labels = Field(
+        default=["person", "car"],
+        min_length=1,
+        title="Labels",
+        description="Object classes counted.",
+    )
+    interval: float = Field(
+        default=60.0, gt=0, le=86400, title="Interval", description="Seconds per count bucket."
+    )
+    events: bool = Field(
+        default=False, title="Events", description="Also emit one event per crossing."
+    )
+    directions: list[Literal["in", "out"]] = Field(
+        default=["in", "out"],
+        min_length=1,
+        title="Directions",
+        description="'in' is crossing from the left of the line (looking from its first point to "
+        "its second) to the right.",
+    )
+
+
+RuleConfig = Annotated[
+    RestrictedZoneRule | HardhatRule | DwellRule | OccupancyRule | LineCrossingRule,
+    Field(discriminator="kind"),
+]
+
+
+class CameraConfig(Section):
+    """Everything the engine needs to analyse one camera."""
+
+    camera: CameraSection = Field(title="Camera", description="The camera's identity and rate.")
+    detector: DetectorSection = Field(
+        default_factory=DetectorSection, title="Detector", description="Object detector."
+    )
+    motion: MotionSection = Field(
+        default_factory=MotionSection, title="Motion", description="Motion gate."
+    )
+    anonymise: AnonymiseConfig = Field(
+        default_factory=AnonymiseConfig, title="Anonymise", description="Privacy filter."
+    )
+    zones: dict[Name, ZoneConfig] = Field(
+        default_factory=dict, title="Zones", description="Named polygons."
+    )
+    lines: dict[Name, LineConfig] = Field(
+        default_factory=dict, title="Lines", description="Named lines for counting."
+    )
+    rules: dict[Name, RuleConfig] = Field(
+        default_factory=dict, title="Rules", description="Named rules over zones and lines."
+    )
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> CameraConfig:
+        for name, rule in self.rules.items():
+            if isinstance(rule, LineCrossingRule):
+                if rule.line not in self.lines:
+                    raise ValueError(
+                        f"rules.{name}.line: unknown line {rule.line!r} "
+                        f"(defined: {sorted(self.lines) or 'none'})"
+                    )
+            elif rule.zone not in self.zones:
+                raise ValueError(
+                    f"rules.{name}.zone: unknown zone {rule.zone!r} "
+                    f"(defined: {sorted(self.zones) or 'none'})"
+                )
+        return self

@@ -1,0 +1,77 @@
+"""Per-camera multi-object tracking (ByteTrack from Roboflow's ``trackers``), driven by timestamps.
+
+Track ids are stable within one camera and meaningless outside it: a tracker is never shared
+between cameras and ids are never linked across cameras.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import supervision as sv
+from trackers import ByteTrackTracker
+
+from citybrain.core.detections import Detections
+
+__all__ = ["Tracker", "TrackerSettings"]
+
+_ROW = "_citybrain_row"
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerSettings:
+    """ByteTrack knobs, in seconds rather than frames so they do not depend on the analysis rate.
+
+    Attributes:
+        fps: the nominal analysis rate (frames per second).
+        lost_seconds: how long a track survives without a matching detection.
+        activation: score a detection needs to start a new track.
+        high_confidence: score above which detections take part in the first association pass.
+        min_iou: IoU below which a detection cannot match a track.
+        confirm_frames: updates a new track needs before it gets an id.
+    """
+
+    fps: float = 5.0
+    lost_seconds: float = 3.0
+    activation: float = 0.45
+    high_confidence: float = 0.5
+    min_iou: float = 0.1
+    confirm_frames: int = 2
+
+
+class Tracker:
+    """Assigns track ids to detections, one frame at a time (verb: :meth:`update`)."""
+
+    def __init__(self, settings: TrackerSettings | None = None) -> None:
+        s = settings or TrackerSettings()
+        self._tracker = ByteTrackTracker(
+            # ``trackers`` reads this buffer as frames at 30 fps, whatever ``frame_rate`` says
+            # (its time budget is ``lost_track_buffer / 30``), so express the seconds that way.
+            lost_track_buffer=max(1, round(s.lost_seconds * 30)),
+            frame_rate=s.fps,
+            track_activation_threshold=s.activation,
+            minimum_consecutive_frames=s.confirm_frames,
+            minimum_iou_threshold=s.min_iou,
+            high_conf_det_threshold=s.high_confidence,
+        )
+
+    def update(self, detections: Detections, timestamp: float) -> Detections:
+        """Match ``detections`` to tracks at ``timestamp`` (seconds).
+
+        Returns:
+            The same detections, in their original order, with ``tracker_id`` set (``-1`` for
+            detections not yet confirmed as a track).
+        """
+        rows = np.arange(len(detections))
+        sv_dets = sv.Detections(
+            xyxy=detections.xyxy.astype(np.float32),
+            confidence=detections.confidence.astype(np.float32),
+            class_id=detections.class_id.astype(int),
+            data={_ROW: rows},
+        )
+        tracked = self._tracker.update(sv_dets, timestamp=timestamp)
+        tracker_id = np.full(len(detections), -1, dtype=np.int64)
+        if len(tracked) and tracked.tracker_id is not None:
+            tracker_id[np.asarray(tracked.data[_ROW], dtype=np.int64)] = tracked.tracker_id
+        return detections.with_tracker_id(tracker_id)

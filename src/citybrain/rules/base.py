@@ -1,0 +1,111 @@
+"""What every rule shares: its input (an :class:`Observation`), its output and its schedule."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from citybrain.core.detections import COCO_LABELS, BoolArray, Detections, label_ids
+from citybrain.core.events import EventUpdate, LineCount
+
+__all__ = ["Observation", "Rule", "RuleResult", "Schedule", "bbox_normalised"]
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What a camera saw at one moment, after tracking and attributes.
+
+    Attributes:
+        camera: the camera's name.
+        timestamp: seconds since the stream started (the only clock rules use).
+        width: frame width in pixels.
+        height: frame height in pixels.
+        detections: tracked detections, possibly with ``data["hardhat"]``.
+        wall_time: the POSIX time of this frame, used only by weekly schedules.
+    """
+
+    camera: str
+    timestamp: float
+    width: int
+    height: int
+    detections: Detections
+    wall_time: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleResult:
+    """Event updates and finished count intervals produced by one evaluation."""
+
+    updates: list[EventUpdate] = field(default_factory=list)
+    counts: list[LineCount] = field(default_factory=list)
+
+
+def bbox_normalised(xyxy: np.ndarray, width: int, height: int) -> tuple[float, float, float, float]:
+    """One pixel box as ``0..1`` fractions of the frame, rounded to 4 decimals."""
+    scale = np.array([width, height, width, height], dtype=np.float64)
+    x1, y1, x2, y2 = np.clip(np.asarray(xyxy, dtype=np.float64) / scale, 0.0, 1.0).round(4)
+    return (float(x1), float(y1), float(x2), float(y2))
+
+
+class Schedule:
+    """Weekly windows in a time zone; a rule with a schedule is active only inside them."""
+
+    _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+    def __init__(self, windows: Sequence[tuple[Sequence[str], time, time]], timezone: str) -> None:
+        self._windows = windows
+        self._zone = ZoneInfo(timezone)
+
+    def active(self, wall_time: float | None) -> bool:
+        """Whether ``wall_time`` (POSIX seconds) is in a window; unknown time counts as active."""
+        if wall_time is None:
+            return True
+        now = datetime.fromtimestamp(wall_time, self._zone)
+        day, clock = self._DAYS[now.weekday()], now.time()
+        yesterday = self._DAYS[(now.weekday() - 1) % 7]
+        for days, start, end in self._windows:
+            if start <= end:
+                if day in days and start <= clock <= end:
+                    return True
+            elif (day in days and clock >= start) or (yesterday in days and clock <= end):
+                return True  # an overnight window belongs to the day it starts on
+        return False
+
+
+class Rule(abc.ABC):
+    """A named rule over one camera's observations (verb: :meth:`evaluate`)."""
+
+    kind: str
+
+    def __init__(
+        self, name: str, camera: str, labels: list[str], schedule: Schedule | None = None
+    ) -> None:
+        self.name = name
+        self.camera = camera
+        self.labels = labels
+        self._class_ids = label_ids(labels)
+        self._schedule = schedule
+
+    def label_mask(self, detections: Detections) -> BoolArray:
+        """Which detections have one of this rule's labels."""
+        return np.isin(detections.class_id, self._class_ids)
+
+    @staticmethod
+    def label_of(class_id: int) -> str:
+        return COCO_LABELS[class_id] if 0 <= class_id < len(COCO_LABELS) else str(class_id)
+
+    def active(self, observation: Observation) -> bool:
+        return self._schedule is None or self._schedule.active(observation.wall_time)
+
+    @abc.abstractmethod
+    def evaluate(self, observation: Observation) -> RuleResult:
+        """Update the rule's state with one observation and report what changed."""
+
+    @abc.abstractmethod
+    def close(self, timestamp: float) -> RuleResult:
+        """End every open event and flush partial counts (the stream has ended)."""

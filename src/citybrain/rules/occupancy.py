@@ -1,0 +1,72 @@
+"""``occupancy``: more than ``max`` objects in a zone for a while. Aggregate only: no identities."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from citybrain.core.events import Event
+from citybrain.core.geometry import PolygonZone
+from citybrain.rules.base import Observation, Rule, RuleResult, Schedule, bbox_normalised
+from citybrain.rules.episodes import Episodes, Key, Sighting
+
+__all__ = ["OccupancyRule"]
+
+
+class OccupancyRule(Rule):
+    """One event while the count of listed objects in the zone stays above ``maximum``."""
+
+    kind = "occupancy"
+
+    def __init__(
+        self,
+        name: str,
+        camera: str,
+        zone: PolygonZone,
+        labels: list[str],
+        *,
+        maximum: int,
+        seconds: float,
+        end_after: float,
+        schedule: Schedule | None = None,
+    ) -> None:
+        super().__init__(name, camera, labels, schedule)
+        self.zone = zone
+        self.maximum = maximum
+        template = Event(
+            id="",
+            kind=self.kind,
+            rule=name,
+            camera=camera,
+            zone=zone.name,
+            line=None,
+            label=None,
+            track_id=None,
+            start=0.0,
+            end=None,
+            score=0.0,
+            bbox=None,
+            snapshot_at=0.0,
+            details={"max": maximum},
+        )
+        self._episodes = Episodes(template, min_seconds=seconds, end_after=end_after)
+
+    def evaluate(self, observation: Observation) -> RuleResult:
+        sightings: dict[Key, Sighting] = {}
+        if self.active(observation):
+            dets = observation.detections
+            w, h = observation.width, observation.height
+            dets = dets[self.label_mask(dets)]
+            dets = dets[self.zone.trigger(dets, width=w, height=h)]
+            if len(dets) > self.maximum:
+                union = np.concatenate([dets.xyxy[:, :2].min(axis=0), dets.xyxy[:, 2:].max(axis=0)])
+                sightings[self.zone.name] = Sighting(
+                    label=",".join(self.labels),
+                    track_id=None,
+                    score=float(dets.confidence.mean()),
+                    bbox=bbox_normalised(union, w, h),
+                    details={"count": len(dets), "max": self.maximum},
+                )
+        return RuleResult(updates=self._episodes.step(observation.timestamp, sightings))
+
+    def close(self, timestamp: float) -> RuleResult:
+        return RuleResult(updates=self._episodes.close(timestamp))

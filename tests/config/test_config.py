@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from citybrain.config import load_config, parse_config
+from citybrain.config.model import CameraConfig
+from citybrain.errors import ConfigError
+from citybrain.rules.base import Schedule
+
+ISSUE_EXAMPLE = """\
+camera: {name: yard-1, fps: 5}
+zones:
+  site: {polygon: [[0, 0], [1, 0], [1, 1], [0, 1]]}     # normalised 0..1 image coordinates
+lines:
+  gate: {points: [[0, 0.5], [1, 0.5]]}
+rules:
+  intruders: {kind: restricted_zone, zone: site, labels: [person]}
+  hardhats:  {kind: hardhat_required, zone: site, seconds: 1}
+  parked:    {kind: dwell, zone: site, labels: [car, truck, bus], seconds: 10}
+  crowd:     {kind: occupancy, zone: site, labels: [person], max: 2, seconds: 1}
+  counts:    {kind: line_crossing, line: gate, labels: [person, car]}
+"""
+
+
+def test_the_documented_example_loads(tmp_path: Path) -> None:
+    path = tmp_path / "yard.yaml"
+    path.write_text(ISSUE_EXAMPLE)
+    config = load_config(path)
+    assert config.camera.fps == 5
+    assert [r.kind for r in config.rules.values()] == [
+        "restricted_zone", "hardhat_required", "dwell", "occupancy", "line_crossing",
+    ]  # fmt: skip
+    assert config.anonymise.enabled is True
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "expected"),
+    [
+        ("zone: site, labels: [person]}", "zone: sight, labels: [person]}",
+         "cfg.yaml:7: rules.intruders.zone: unknown zone 'sight'"),
+        ("labels: [car, truck, bus]", "labels: [car, lorry]",
+         "cfg.yaml:9: rules.parked.labels: unknown label(s) ['lorry']"),
+        ("max: 2", "max: -1", "cfg.yaml:10: rules.crowd.max: Input should be greater than or equal to 0"),
+        ("seconds: 1}", "seconds: 1, colour: red}", "cfg.yaml:8: rules.hardhats.colour: Extra inputs"),
+        ("[1, 1], [0, 1]]", "[1, 1.5], [0, 1]]", "cfg.yaml:3: zones.site.polygon.2.1: Input should be less"),
+        ("kind: dwell", "kind: teleport", "cfg.yaml:9: rules.parked: Input tag 'teleport'"),
+        ("line: gate", "line: fence", "cfg.yaml:11: rules.counts.line: unknown line 'fence'"),
+        ("fps: 5", "fps: fast", "cfg.yaml:1: camera.fps: Input should be a valid number"),
+    ],
+)  # fmt: skip
+def test_errors_name_file_line_and_field(replace: str, by: str, expected: str) -> None:
+    assert replace in ISSUE_EXAMPLE
+    with pytest.raises(ConfigError) as info:
+        parse_config(ISSUE_EXAMPLE.replace(replace, by), source="cfg.yaml")
+    assert expected in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "cfg.yaml:1: the config is empty"),
+        ("camera: [oops", "cfg.yaml:1: not valid YAML"),
+        ("- a\n- b\n", "cfg.yaml:1: the config must be a mapping"),
+        ("camera: {name: a}\nzones: {}\nzones: {}\n", "cfg.yaml:3: zones: defined twice"),
+        ("zones: {}\n", "camera: Field required"),
+    ],
+)
+def test_malformed_files(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected.replace("[", r"\[")):
+        parse_config(text, source="cfg.yaml")
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="nope.yaml: config file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_every_field_has_a_title_and_description() -> None:
+    def walk(schema: dict[str, object], defs: dict[str, dict[str, object]]) -> list[str]:
+        missing = []
+        for name, prop in schema.get("properties", {}).items():  # type: ignore[attr-defined]
+            if "title" not in prop or "description" not in prop:
+                missing.append(name)
+        return missing
+
+    schema = CameraConfig.model_json_schema()
+    defs = schema["$defs"]
+    missing = walk(schema, defs)
+    for definition in defs.values():
+        missing += walk(definition, defs)
+    assert missing == []
+
+
+def test_weekly_schedule_with_overnight_window() -> None:
+    config = parse_config(
+        ISSUE_EXAMPLE.replace(
+            "labels: [person]}",
+            "labels: [person], schedule: [{days: [fri], start: '22:00', end: '06:00'}]}",
+        )
+    )
+    window = config.rules["intruders"].schedule
+    assert window is not None
+    schedule = Schedule([(w.days, w.start, w.end) for w in window], "UTC")
+
+    def at(day: int, hour: int) -> float:  # 2026-11-20 is a Friday
+        return datetime(2026, 11, day, hour, tzinfo=UTC).timestamp()
+
+    assert schedule.active(at(20, 23)) and schedule.active(at(21, 5))
+    assert not schedule.active(at(20, 12)) and not schedule.active(at(21, 7))
+    assert schedule.active(None)

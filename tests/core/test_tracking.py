@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import numpy as np
+
+from citybrain.core.detections import Detections
+from citybrain.core.tracking import Tracker
+
+
+def frame(*boxes: tuple[float, float, float, float], data: list[float] | None = None) -> Detections:
+    n = len(boxes)
+    d = Detections(
+        xyxy=np.array(boxes, dtype=np.float32).reshape(-1, 4),
+        confidence=np.full(n, 0.9),
+        class_id=np.zeros(n),
+    )
+    return d.with_data("tag", np.array(data if data is not None else range(n), dtype=float))
+
+
+def test_two_walkers_keep_their_ids_and_rows_stay_aligned() -> None:
+    tracker = Tracker()
+    ids = []
+    for i in range(10):
+        a = (10 + 3 * i, 10, 40 + 3 * i, 90)
+        b = (200 - 3 * i, 10, 230 - 3 * i, 90)
+        # Alternate the input order: output must stay in input order with data aligned.
+        dets = frame(a, b, data=[1.0, 2.0]) if i % 2 else frame(b, a, data=[2.0, 1.0])
+        out = tracker.update(dets, timestamp=i * 0.2)
+        by_tag = dict(zip(out.data["tag"].tolist(), out.tracker_id.tolist(), strict=True))
+        ids.append(by_tag)
+    confirmed = ids[2:]
+    assert all(d == confirmed[0] for d in confirmed)
+    assert confirmed[0][1.0] != confirmed[0][2.0]
+    assert -1 not in confirmed[0].values()
+
+
+def test_short_gap_keeps_id_long_gap_does_not() -> None:
+    tracker = Tracker()
+    box = (10, 10, 40, 90)
+    for i in range(4):
+        first = tracker.update(frame(box), timestamp=i * 0.2)
+    tracker.update(frame(), timestamp=1.0)  # missed for one frame
+    again = tracker.update(frame(box), timestamp=1.4)
+    assert again.tracker_id.tolist() == first.tracker_id.tolist()
+    tracker.update(frame(), timestamp=2.0)
+    for i in range(3):
+        later = tracker.update(frame(box), timestamp=20.0 + i * 0.2)
+    assert later.tracker_id[0] != first.tracker_id[0]
+
+
+def test_empty_frames() -> None:
+    out = Tracker().update(Detections.empty(), timestamp=0.0)
+    assert len(out) == 0
