@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,9 +44,9 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
          "cfg.yaml:7: rules.intruders.zone: unknown zone 'sight'"),
         ("labels: [car, truck, bus]", "labels: [car, lorry]",
          "cfg.yaml:9: rules.parked.labels: unknown label(s) ['lorry']"),
-        ("max: 2", "max: -1", "cfg.yaml:10: rules.crowd.max: Input should be greater than or equal to 0"),
-        ("seconds: 1}", "seconds: 1, colour: red}", "cfg.yaml:8: rules.hardhats.colour: Extra inputs"),
-        ("[1, 1], [0, 1]]", "[1, 1.5], [0, 1]]", "cfg.yaml:3: zones.site.polygon.2.1: Input should be less"),
+        ("max: 2", "max: -1", "cfg.yaml:10: rules.crowd.max: Input should be greater than"),
+        ("seconds: 1}", "seconds: 1, colour: red}", "cfg.yaml:8: rules.hardhats.colour: Extra"),
+        ("[1, 1], [0, 1]]", "[1, 1.5], [0, 1]]", "cfg.yaml:3: zones.site.polygon.2.1: Input"),
         ("kind: dwell", "kind: teleport", "cfg.yaml:9: rules.parked: Input tag 'teleport'"),
         ("line: gate", "line: fence", "cfg.yaml:11: rules.counts.line: unknown line 'fence'"),
         ("fps: 5", "fps: fast", "cfg.yaml:1: camera.fps: Input should be a valid number"),
@@ -69,7 +70,7 @@ def test_errors_name_file_line_and_field(replace: str, by: str, expected: str) -
     ],
 )
 def test_malformed_files(text: str, expected: str) -> None:
-    with pytest.raises(ConfigError, match=expected.replace("[", r"\[")):
+    with pytest.raises(ConfigError, match=re.escape(expected)):
         parse_config(text, source="cfg.yaml")
 
 

@@ -1,4 +1,4 @@
-"""Multi-frame scenarios: synthetic tracked detections fed at 5 fps, events checked as a person would."""
+"""Multi-frame scenarios: synthetic tracked detections at 5 fps; events as a person expects."""
 
 from __future__ import annotations
 
