@@ -1,0 +1,1 @@
+"""Helpers the tests share: servers started for the duration of a test session."""
