@@ -1,0 +1,118 @@
+"""Pre- and post-processing shared by the detector families: letterbox, per-class NMS."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from citybrain.core.detections import Detections, FloatArray, IntArray
+from citybrain.core.frame import Image
+
+__all__ = ["Letterbox", "LetterboxPlacement", "nms_per_class", "to_detections"]
+
+_PAD_VALUE = 114.0
+
+
+@dataclass(frozen=True, slots=True)
+class LetterboxPlacement:
+    """Where one original image went in the network input: ``input = original * ratio + offset``."""
+
+    ratio: float
+    offset_x: float
+    offset_y: float
+    width: int
+    height: int
+
+    def to_original(self, xyxy: FloatArray) -> FloatArray:
+        """Boxes in network-input pixels, mapped back and clipped to the original image."""
+        out = np.empty_like(xyxy)
+        out[:, 0::2] = (xyxy[:, 0::2] - self.offset_x) / self.ratio
+        out[:, 1::2] = (xyxy[:, 1::2] - self.offset_y) / self.ratio
+        np.clip(out[:, 0::2], 0, self.width, out=out[:, 0::2])
+        np.clip(out[:, 1::2], 0, self.height, out=out[:, 1::2])
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Letterbox:
+    """Resize keeping the aspect ratio, pad with grey 114, stack as an ``NCHW`` float32 batch.
+
+    Attributes:
+        size: the square network input side in pixels.
+        center: pad equally on both sides (Ultralytics) rather than only right and bottom (YOLOX).
+        rgb: swap BGR frames to RGB.
+        scale: multiply pixel values by this (``1/255`` for networks trained on ``0..1``).
+    """
+
+    size: int
+    center: bool = False
+    rgb: bool = False
+    scale: float = 1.0
+
+    def __call__(self, images: Sequence[Image]) -> tuple[FloatArray, list[LetterboxPlacement]]:
+        """The network input for ``images`` and where each image went."""
+        canvas = np.full((len(images), self.size, self.size, 3), _PAD_VALUE, dtype=np.uint8)
+        placements = [self._place(image, canvas[i]) for i, image in enumerate(images)]
+        batch = canvas[..., ::-1] if self.rgb else canvas
+        # One vectorised transpose and cast for the whole batch.
+        tensor = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)
+        if self.scale != 1.0:
+            tensor *= np.float32(self.scale)
+        return tensor, placements
+
+    def _place(self, image: Image, canvas: Image) -> LetterboxPlacement:
+        height, width = image.shape[:2]
+        ratio = min(self.size / height, self.size / width)
+        new_w, new_h = round(width * ratio), round(height * ratio)
+        left = (self.size - new_w) // 2 if self.center else 0
+        top = (self.size - new_h) // 2 if self.center else 0
+        resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        canvas[top : top + new_h, left : left + new_w] = resized
+        return LetterboxPlacement(ratio, float(left), float(top), width, height)
+
+
+def nms_per_class(
+    xyxy: FloatArray, scores: FloatArray, class_ids: IntArray, iou_threshold: float
+) -> IntArray:
+    """Indices of the boxes greedy NMS keeps, classes suppressed independently, best first.
+
+    Boxes of different classes are moved apart by more than the span of all coordinates, so one
+    pass over all boxes suppresses only within a class.
+    """
+    if len(xyxy) == 0:
+        return np.zeros(0, dtype=np.int64)
+    span = float(xyxy.max() - xyxy.min()) + 1.0
+    offset = class_ids.astype(np.float32)[:, None] * np.float32(span)
+    boxes = xyxy + offset
+    areas = (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    while order.size:
+        best, rest = order[0], order[1:]
+        keep.append(int(best))
+        x1 = np.maximum(boxes[best, 0], boxes[rest, 0])
+        y1 = np.maximum(boxes[best, 1], boxes[rest, 1])
+        x2 = np.minimum(boxes[best, 2], boxes[rest, 2])
+        y2 = np.minimum(boxes[best, 3], boxes[rest, 3])
+        inter = (x2 - x1).clip(0) * (y2 - y1).clip(0)
+        iou = inter / np.maximum(areas[best] + areas[rest] - inter, 1e-9)
+        order = rest[iou <= iou_threshold]
+    return np.array(keep, dtype=np.int64)
+
+
+def to_detections(
+    xyxy: FloatArray,
+    scores: FloatArray,
+    class_ids: IntArray,
+    *,
+    confidence: float,
+    iou_threshold: float,
+) -> Detections:
+    """Threshold, run per-class NMS and pack one image's candidates."""
+    mask = scores >= confidence
+    xyxy, scores, class_ids = xyxy[mask], scores[mask], class_ids[mask]
+    keep = nms_per_class(xyxy, scores, class_ids, iou_threshold)
+    return Detections(xyxy=xyxy[keep], confidence=scores[keep], class_id=class_ids[keep])

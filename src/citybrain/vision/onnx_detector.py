@@ -1,0 +1,91 @@
+"""What the ONNX detector families share: loading, batch-or-loop, input-size checks."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+from citybrain.core.detections import Detections
+from citybrain.core.frame import Image
+from citybrain.errors import ModelError
+from citybrain.vision.detector import DetectorSpec
+from citybrain.vision.onnx_runtime import load_session
+
+__all__ = ["OnnxDetector"]
+
+Context = TypeVar("Context")
+Feeds = dict[str, Any]
+
+
+class OnnxDetector(ABC, Generic[Context]):
+    """A detector backed by one ONNX Runtime session.
+
+    Subclasses turn images into input tensors (:meth:`_prepare`) and raw outputs into detections
+    (:meth:`_decode`). Where the session takes a batch, :meth:`detect` makes one call for all
+    images; otherwise it calls once per image.
+    """
+
+    #: Whether to try the dynamic-batch rewrite on load.
+    try_batching: bool = True
+    #: Input side used when neither the spec nor the model fixes one.
+    default_input_size: int = 640
+
+    def __init__(self, spec: DetectorSpec) -> None:
+        self.spec = spec
+        self._session, self.batched = load_session(
+            spec.path, spec.session, dynamic_batch=self.try_batching
+        )
+        self.input_size = self._resolve_input_size()
+
+    @property
+    @abstractmethod
+    def labels(self) -> tuple[str, ...]:
+        """Class names indexed by class id."""
+
+    @property
+    def providers(self) -> list[str]:
+        """The execution providers the session actually uses."""
+        return list(self._session.get_providers())
+
+    def detect(self, images: Sequence[Image]) -> list[Detections]:
+        """Objects in each image; see :class:`citybrain.vision.detector.Detector`."""
+        for image in images:
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise ValueError(
+                    f"detector images must be (H, W, 3) uint8 BGR, got {image.shape} {image.dtype}"
+                )
+        if not images:
+            return []
+        if self.batched:
+            return self._run(images)
+        return [dets for image in images for dets in self._run([image])]
+
+    def _run(self, images: Sequence[Image]) -> list[Detections]:
+        feeds, context = self._prepare(images)
+        outputs: list[Any] = self._session.run(None, feeds)
+        return self._decode(outputs, context)
+
+    @abstractmethod
+    def _prepare(self, images: Sequence[Image]) -> tuple[Feeds, Context]:
+        """Input tensors for ``images`` and what decoding needs to know about them."""
+
+    @abstractmethod
+    def _decode(self, outputs: list[Any], context: Context) -> list[Detections]:
+        """One :class:`Detections` per image from the session's outputs."""
+
+    def _resolve_input_size(self) -> int:
+        shape = self._session.get_inputs()[0].shape
+        height, width = shape[2], shape[3]
+        static = height if isinstance(height, int) and height > 0 else None
+        if static is not None and width != height:
+            raise ModelError(f"{self.spec.path}: input {width}x{height} is not square")
+        requested = self.spec.input_size
+        if static is not None and requested is not None and requested != static:
+            raise ModelError(
+                f"{self.spec.path} takes {static}x{static} inputs, "
+                f"but the detector config asks for input_size {requested}"
+            )
+        return static or requested or self.default_input_size

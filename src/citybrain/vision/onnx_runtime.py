@@ -1,0 +1,252 @@
+"""ONNX Runtime sessions, made in one place: providers, threads, logging, dynamic batch.
+
+Every detector family loads its model through :func:`load_session`, so the choice of execution
+provider (CUDA or OpenVINO when present, CPU otherwise), the thread counts and the logger level are
+the same everywhere.
+
+Model files exported with a static batch of 1 (YOLOX's official export, most YOLOv8 exports) are
+rewritten on load so that frames from several cameras can go through the network in one call: the
+batch dimension of inputs and outputs becomes symbolic, and constant ``Reshape`` shapes that pin
+the batch to 1 copy it from their input instead. The rewrite is checked numerically against
+batch-1 runs; where it does not hold, the original file is loaded and callers run one image at a
+time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import numpy_helper
+
+from citybrain.errors import ModelError
+
+__all__ = ["SessionConfig", "choose_providers", "load_session", "make_batch_dynamic"]
+
+_log = logging.getLogger(__name__)
+
+#: Execution providers in order of preference; the CPU one is always available.
+PREFERRED_PROVIDERS = (
+    "CUDAExecutionProvider",
+    "OpenVINOExecutionProvider",
+    "CPUExecutionProvider",
+)
+_ERROR_SEVERITY = 3  # ONNX Runtime's levels: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal
+_BATCH_DIM = "batch"
+_PROBE_BATCH = 2
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """How to run a model.
+
+    Attributes:
+        threads: intra-op threads; ``None`` uses ``OMP_NUM_THREADS`` or, failing that, the CPU count
+            (at most 4, since the small detectors stop scaling there).
+        providers: execution providers to use, in order; ``None`` picks the best available.
+        optimization: ``"all"``, ``"extended"``, ``"basic"`` or ``"none"``.
+        parallel: run independent graph branches in parallel (``ORT_PARALLEL``).
+        spinning: let idle intra-op threads busy-wait for work. Off by default: on a small,
+            shared CPU (many cameras, other services) spinning threads steal the cores the
+            other threads need, and measured throughput drops by half.
+    """
+
+    threads: int | None = None
+    providers: tuple[str, ...] | None = None
+    optimization: str = "all"
+    parallel: bool = False
+    spinning: bool = False
+
+
+_OPTIMIZATION = {
+    "none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+
+
+def choose_providers(requested: Sequence[str] | None = None) -> list[str]:
+    """The execution providers to ask for, best first, always ending with the CPU one.
+
+    Raises:
+        ModelError: none of the requested providers is available in this ONNX Runtime build.
+    """
+    available = ort.get_available_providers()
+    if requested is None:
+        return [p for p in PREFERRED_PROVIDERS if p in available]
+    chosen = [p for p in requested if p in available]
+    if not chosen:
+        raise ModelError(
+            f"none of the execution providers {list(requested)} is available; "
+            f"this ONNX Runtime build offers {available}"
+        )
+    if "CPUExecutionProvider" not in chosen:
+        chosen.append("CPUExecutionProvider")
+    return chosen
+
+
+def _default_threads() -> int:
+    from_env = os.environ.get("OMP_NUM_THREADS", "")
+    if from_env.isdigit() and int(from_env) > 0:
+        return int(from_env)
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _session_options(config: SessionConfig) -> ort.SessionOptions:
+    if config.optimization not in _OPTIMIZATION:
+        raise ModelError(
+            f"unknown graph optimisation level {config.optimization!r}: "
+            f"use one of {sorted(_OPTIMIZATION)}"
+        )
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = config.threads or _default_threads()
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = _OPTIMIZATION[config.optimization]
+    options.execution_mode = (
+        ort.ExecutionMode.ORT_PARALLEL if config.parallel else ort.ExecutionMode.ORT_SEQUENTIAL
+    )
+    # PicoDet's Paddle export lists every initializer as a graph input, and ONNX Runtime warns
+    # once for each of them: harmless, and noise in a service log.
+    options.log_severity_level = _ERROR_SEVERITY
+    options.add_session_config_entry(
+        "session.intra_op.allow_spinning", "1" if config.spinning else "0"
+    )
+    return options
+
+
+def _create(model: str | bytes, config: SessionConfig, name: Path) -> ort.InferenceSession:
+    ort.set_default_logger_severity(_ERROR_SEVERITY)
+    try:
+        return ort.InferenceSession(
+            model, _session_options(config), providers=choose_providers(config.providers)
+        )
+    except ModelError:
+        raise
+    except Exception as exc:  # ONNX Runtime raises several unrelated classes
+        raise ModelError(f"cannot load model {name}: {exc}") from exc
+
+
+def load_session(
+    path: Path, config: SessionConfig, *, dynamic_batch: bool = False
+) -> tuple[ort.InferenceSession, bool]:
+    """Open ``path`` as an ONNX Runtime session.
+
+    Args:
+        path: the ``.onnx`` file.
+        config: providers, threads and optimisation level.
+        dynamic_batch: try to make a static batch of 1 dynamic (see the module docstring).
+
+    Returns:
+        The session, and whether it accepts several images in one call.
+
+    Raises:
+        ModelError: the file is missing or ONNX Runtime cannot load it.
+    """
+    if not path.is_file():
+        raise ModelError(f"model file {path} does not exist")
+    choose_providers(config.providers)  # a bad provider list is a config error, not a fallback
+    if dynamic_batch:
+        batched = _load_batched(path, config)
+        if batched is not None:
+            return batched, True
+    session = _create(str(path), config, path)
+    return session, _batch_is_dynamic(session)
+
+
+def _batch_is_dynamic(session: ort.InferenceSession) -> bool:
+    shape = session.get_inputs()[0].shape
+    return bool(shape) and not isinstance(shape[0], int)
+
+
+def _load_batched(path: Path, config: SessionConfig) -> ort.InferenceSession | None:
+    try:
+        model = onnx.load(str(path))
+        if _already_dynamic(model):
+            return None  # the export takes batches as it is: load it unchanged
+        model = make_batch_dynamic(model)
+        session = _create(model.SerializeToString(), config, path)
+        agrees = _agrees_with_batch_one(session)
+    except Exception as exc:  # the rewrite is an optimisation: any failure means "don't batch"
+        _log.warning("cannot batch %s (%s): running one image per call", path.name, exc)
+        return None
+    if not agrees:
+        _log.warning("batched outputs of %s differ from single runs: one image per call", path)
+        return None
+    return session
+
+
+def _already_dynamic(model: onnx.ModelProto) -> bool:
+    initializer_names = {init.name for init in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializer_names]
+    dims = inputs[0].type.tensor_type.shape.dim if inputs else []
+    return bool(dims) and (bool(dims[0].dim_param) or dims[0].dim_value <= 0)
+
+
+def make_batch_dynamic(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Rewrite a model with a static batch of 1 to take any batch size (in place, returned).
+
+    Inputs and outputs get a symbolic first dimension; constant ``Reshape`` shapes whose first
+    entry is 1 get 0 ("copy the input's dimension") there; stored intermediate shapes, which
+    would pin the batch again, are dropped so that ONNX Runtime infers them.
+    """
+    graph = model.graph
+    initializer_names = {init.name for init in graph.initializer}
+    for value in [*(i for i in graph.input if i.name not in initializer_names), *graph.output]:
+        dims = value.type.tensor_type.shape.dim
+        if dims:
+            dims[0].ClearField("dim_value")
+            dims[0].dim_param = _BATCH_DIM
+    del graph.value_info[:]
+    _free_reshape_batch(model)
+    return model
+
+
+def _free_reshape_batch(model: onnx.ModelProto) -> None:
+    graph = model.graph
+    initializers = {init.name: init for init in graph.initializer}
+    replaced: set[str] = set()
+    for node in graph.node:
+        if node.op_type != "Reshape" or node.input[1] not in initializers:
+            continue
+        shape = numpy_helper.to_array(initializers[node.input[1]])
+        if shape.ndim != 1 or len(shape) < 2 or shape[0] != 1:
+            continue
+        # A fresh initializer per node: the old one may feed other nodes that need the 1.
+        freed = numpy_helper.from_array(
+            np.concatenate([[0], shape[1:]]).astype(shape.dtype), f"{node.input[1]}_batch_free"
+        )
+        graph.initializer.append(freed)
+        initializers[freed.name] = freed
+        replaced.add(node.input[1])
+        node.input[1] = freed.name
+    used = {name for node in graph.node for name in node.input}
+    used |= {value.name for value in [*graph.input, *graph.output]}
+    for name in replaced - used:  # ONNX Runtime warns about each one left behind
+        graph.initializer.remove(initializers[name])
+
+
+def _agrees_with_batch_one(session: ort.InferenceSession) -> bool:
+    """Whether a batch of two gives, row by row, what two batch-1 calls give."""
+    inputs = session.get_inputs()
+    if len(inputs) != 1 or any(not isinstance(d, int) for d in inputs[0].shape[1:]):
+        return False
+    shape = (_PROBE_BATCH, *inputs[0].shape[1:])
+    probe = np.random.default_rng(0).uniform(0, 255, size=shape).astype(np.float32)
+    name = inputs[0].name
+    together: list[Any] = session.run(None, {name: probe})
+    for row in range(_PROBE_BATCH):
+        alone: list[Any] = session.run(None, {name: probe[row : row + 1]})
+        for joint, single in zip(together, alone, strict=True):
+            if joint.shape[1:] != single.shape[1:] or not np.allclose(
+                joint[row], single[0], rtol=1e-4, atol=1e-3
+            ):
+                return False
+    return True
