@@ -1,4 +1,4 @@
-"""Shared fixtures: where the real footage and models live (read from ../shared, never committed)."""
+"""Shared fixtures: where the real footage and models live (read from ../shared, never copied)."""
 
 from __future__ import annotations
 

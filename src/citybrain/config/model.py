@@ -111,7 +111,7 @@ class MotionSection(Section):
         description="Run the detector only when something moves (or objects are tracked).",
     )
     refresh_seconds: float = Field(
-        default=1.0,
+        default=2.0,
         gt=0,
         le=60,
         title="Refresh interval",
@@ -125,7 +125,7 @@ class MotionSection(Section):
         description="Grey-level difference that counts as change.",
     )
     min_area: float = Field(
-        default=0.0005,
+        default=0.002,
         ge=0,
         le=1,
         title="Minimum area",
@@ -233,12 +233,13 @@ class HardhatRule(RuleBase):
         title="Seconds",
         description="How long a head must show no hard hat before the event starts.",
     )
-    threshold: float = Field(
-        default=0.5,
+    threshold: float | None = Field(
+        default=None,
         gt=0,
         lt=1,
         title="Threshold",
-        description="Hard-hat probability below which a head counts as bare.",
+        description="Hard-hat probability below which a head counts as bare; "
+        "absent = the threshold chosen for the classifier on its validation split.",
     )
 
 

@@ -22,11 +22,14 @@ class Frame:
         timestamp: seconds since the start of the stream, from the stream's own timestamps. Every
             time-based rule runs on this clock, never on the wall clock.
         index: the frame's position among decoded frames (0-based).
+        thumbnail: a small grey copy (``(h, w)`` uint8) made by the decoder's own scaler, for
+            the motion gate; ``None`` when the source did not make one.
     """
 
     image: Image
     timestamp: float
     index: int
+    thumbnail: Image | None = None
 
     @property
     def height(self) -> int:

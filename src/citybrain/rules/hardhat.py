@@ -32,7 +32,7 @@ class HardhatRule(Rule):
         *,
         seconds: float,
         end_after: float,
-        threshold: float = 0.5,
+        threshold: float | None = None,
         smoothing: float = 0.4,
         schedule: Schedule | None = None,
     ) -> None:
@@ -70,7 +70,7 @@ class HardhatRule(Rule):
             for i in range(len(dets)):
                 track = int(dets.tracker_id[i])
                 p_hat = self._smooth(track, float(probabilities[i]), t)
-                if p_hat is None or p_hat >= self.threshold:
+                if p_hat is None or p_hat >= (self.threshold or 0.5):
                     continue
                 sightings[track] = Sighting(
                     label="person",

@@ -1,0 +1,252 @@
+"""The composition root for one camera: frames in; tracked objects, events and safe frames out.
+
+:class:`CameraPipeline` is a plain object built from a validated :class:`CameraConfig` and fed
+frames, with no global state and no I/O of its own, so the command line (``analyze``), the
+server's camera workers and, later, a Ray actor all run exactly the same code.
+
+Per analysed frame: motion gate → detector (only when something moves, or at the refresh
+interval while objects are tracked) → tracker → hard-hat attribute → rules. Frames only leave
+through :meth:`CameraPipeline.render`, which anonymises them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from citybrain.config.model import CameraConfig
+from citybrain.core.detections import Detections
+from citybrain.core.events import EventUpdate, LineCount
+from citybrain.core.frame import Frame, Image
+from citybrain.core.tracking import Tracker, TrackerSettings
+from citybrain.rules import HARDHAT_KEY, Observation, Rule, build_rules
+from citybrain.rules.hardhat import HardhatRule
+from citybrain.vision.anonymise import Anonymiser, AnonymiserConfig
+from citybrain.vision.detector import Detector, DetectorSpec, build_detector
+from citybrain.vision.hardhat import HardhatClassifier, head_region
+from citybrain.vision.models import locate
+from citybrain.vision.motion import MotionConfig, MotionGate
+
+__all__ = ["CameraPipeline", "DetectorBusyError", "PipelineResult", "PipelineStats", "Vision"]
+
+log = logging.getLogger(__name__)
+
+#: Width of the grey thumbnails the motion gate works on (made by the reader's scaler).
+MOTION_WIDTH = 200
+#: Head regions smaller than this (pixels) are too coarse to judge a hard hat on.
+MIN_HEAD_PIXELS = 8.0
+
+
+class DetectorBusyError(Exception):
+    """A shared detector's queue is full: the frame is dropped (counted), never queued."""
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineResult:
+    """What one analysed frame produced."""
+
+    frame: Frame
+    detections: Detections
+    updates: list[EventUpdate]
+    counts: list[LineCount]
+    detected: bool
+
+
+@dataclass(slots=True)
+class PipelineStats:
+    """Counters of one camera pipeline."""
+
+    frames_analysed: int = 0
+    detector_frames: int = 0
+    detector_dropped: int = 0
+    events_started: int = 0
+    events_ended: int = 0
+
+
+@dataclass(slots=True)
+class Vision:
+    """The models a pipeline uses; shared between cameras where they are thread-safe.
+
+    Attributes:
+        detector: the object detector (or a batching front of a shared one).
+        hardhat: the hard-hat classifier, needed only when a ``hardhat_required`` rule exists.
+        anonymiser: the privacy filter every outgoing frame goes through.
+    """
+
+    detector: Detector
+    hardhat: HardhatClassifier | None = None
+    anonymiser: Anonymiser | None = None
+
+    @classmethod
+    def load(cls, config: CameraConfig, *, threads: int | None = None) -> Vision:
+        """Load the models ``config`` asks for.
+
+        Weights come from the set-up (``citybrain models fetch``): they are looked up here, never
+        downloaded.
+        """
+        section = config.detector
+        spec = DetectorSpec(
+            family=section.family,
+            path=locate(section.model, allow_download=False),
+            input_size=section.input_size,
+            confidence=section.confidence,
+            nms_iou=section.nms_iou,
+            threads=threads,
+        )
+        needs_hardhat = any(r.kind == "hardhat_required" for r in config.rules.values())
+        anonymiser = None
+        if config.anonymise.enabled:
+            threshold = config.anonymise.face_threshold
+            anonymiser = Anonymiser(AnonymiserConfig(face_threshold=threshold))
+        return cls(
+            detector=build_detector(spec),
+            hardhat=HardhatClassifier() if needs_hardhat else None,
+            anonymiser=anonymiser,
+        )
+
+
+class CameraPipeline:
+    """Analyses one camera's frames (verb: :meth:`process`).
+
+    Args:
+        config: the camera's validated config.
+        vision: the models to use.
+        wall_origin: POSIX time of stream time 0, for weekly rule schedules; ``None`` = always on.
+    """
+
+    def __init__(
+        self, config: CameraConfig, vision: Vision, *, wall_origin: float | None = None
+    ) -> None:
+        self.config = config
+        self.name = config.camera.name
+        self.stats = PipelineStats()
+        self._vision = vision
+        self._wall_origin = wall_origin
+        motion = config.motion
+        self._gate = (
+            MotionGate(
+                MotionConfig(
+                    frame_width=MOTION_WIDTH, threshold=motion.threshold, min_area=motion.min_area
+                )
+            )
+            if motion.enabled
+            else None
+        )
+        self._tracker = Tracker(TrackerSettings(fps=config.camera.fps))
+        self.rules: list[Rule] = build_rules(config)
+        hardhat_rules = [r for r in self.rules if isinstance(r, HardhatRule)]
+        self._needs_hardhat = bool(hardhat_rules)
+        if hardhat_rules and vision.hardhat is None:
+            raise ValueError(f"camera {self.name!r} has a hardhat_required rule but no classifier")
+        for rule in hardhat_rules:
+            if rule.threshold is None and vision.hardhat is not None:
+                rule.threshold = vision.hardhat.threshold
+        if vision.anonymiser is None:
+            log.warning(
+                "anonymisation is OFF for camera %r: its snapshots and live frames show faces "
+                "and licence plates; turn it back on unless a legal basis requires raw video",
+                self.name,
+            )
+        self._refresh = config.motion.refresh_seconds
+        self._tracked = Detections.empty()
+        self._last_detect: float | None = None
+        self._last_time = 0.0
+
+    def process(self, frame: Frame) -> PipelineResult:
+        """Analyse one sampled frame."""
+        self.stats.frames_analysed += 1
+        self._last_time = frame.timestamp
+        detected = False
+        if self._should_detect(frame):
+            try:
+                (raw,) = self._vision.detector.detect([frame.image])
+            except DetectorBusyError:
+                self.stats.detector_dropped += 1
+            else:
+                detected = True
+                self.stats.detector_frames += 1
+                self._last_detect = frame.timestamp
+                tracked = self._tracker.update(raw, frame.timestamp)
+                self._tracked = self._attributes(frame.image, tracked)
+        observation = Observation(
+            camera=self.name,
+            timestamp=frame.timestamp,
+            width=frame.width,
+            height=frame.height,
+            detections=self._tracked,
+            wall_time=None if self._wall_origin is None else self._wall_origin + frame.timestamp,
+        )
+        updates: list[EventUpdate] = []
+        counts: list[LineCount] = []
+        for rule in self.rules:
+            result = rule.evaluate(observation)
+            updates += result.updates
+            counts += result.counts
+        self._count(updates)
+        return PipelineResult(frame, self._tracked, updates, counts, detected)
+
+    def close(self) -> tuple[list[EventUpdate], list[LineCount]]:
+        """End open events and flush counts at the last frame's time (the stream ended)."""
+        updates: list[EventUpdate] = []
+        counts: list[LineCount] = []
+        for rule in self.rules:
+            result = rule.close(self._last_time)
+            updates += result.updates
+            counts += result.counts
+        self._count(updates)
+        return updates, counts
+
+    def render(self, image: Image, detections: Detections | None = None) -> Image:
+        """The frame as it may leave the engine: anonymised (unless switched off for the camera)."""
+        dets = self._tracked if detections is None else detections
+        if self._vision.anonymiser is None:
+            return image.copy()
+        return self._vision.anonymiser.apply(image, dets)
+
+    def _should_detect(self, frame: Frame) -> bool:
+        if self._gate is None:
+            return True
+        # The gate sees every frame, detected or not, so that its background stays current.
+        motion = self._gate.detect(frame.image, frame.timestamp, frame.thumbnail)
+        if self._last_detect is None:
+            return True
+        if len(self._tracked) and frame.timestamp - self._last_detect >= self._refresh:
+            return True
+        # Someone fidgeting inside their own box has not gone anywhere: only motion that the
+        # tracked boxes do not explain (a newcomer, a leading edge) needs the detector now.
+        return motion.moving and not _explained(motion.regions, self._tracked.xyxy)
+
+    def _attributes(self, image: Image, detections: Detections) -> Detections:
+        if not self._needs_hardhat or self._vision.hardhat is None:
+            return detections
+        probability = np.full(len(detections), np.nan, dtype=np.float32)
+        people = np.flatnonzero(detections.class_id == 0)
+        if len(people):
+            heads = head_region(detections.xyxy[people])
+            big_enough = (heads[:, 3] - heads[:, 1]) >= MIN_HEAD_PIXELS
+            if big_enough.any():
+                judged = self._vision.hardhat.classify(image, heads[big_enough])
+                probability[people[big_enough]] = judged
+        return detections.with_data(HARDHAT_KEY, probability)
+
+    def _count(self, updates: list[EventUpdate]) -> None:
+        for update in updates:
+            if update.phase == "start":
+                self.stats.events_started += 1
+            elif update.phase == "end":
+                self.stats.events_ended += 1
+
+
+def _explained(regions: np.ndarray, boxes: np.ndarray, margin: float = 0.15) -> bool:
+    """Whether every motion region lies inside some box grown by ``margin`` of its size."""
+    if len(boxes) == 0:
+        return False
+    size = boxes[:, 2:] - boxes[:, :2]
+    grown = np.concatenate([boxes[:, :2] - margin * size, boxes[:, 2:] + margin * size], axis=1)
+    r = regions[:, None, :]
+    g = grown[None, :, :]
+    inside = (r[..., 0] >= g[..., 0]) & (r[..., 1] >= g[..., 1])
+    inside &= (r[..., 2] <= g[..., 2]) & (r[..., 3] <= g[..., 3])
+    return bool(inside.any(axis=1).all())

@@ -1,0 +1,1 @@
+"""Where analysis results go: files for the command line, the store for the server."""

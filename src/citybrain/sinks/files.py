@@ -1,0 +1,104 @@
+"""The command line's output folder: events.jsonl, snapshots/, counts.jsonl and stats.json."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from citybrain.core.events import Event, EventPhase, EventUpdate, LineCount
+from citybrain.core.frame import Image
+from citybrain.errors import CitybrainError
+from citybrain.sinks.snapshots import annotate, encode_jpeg
+
+__all__ = ["FileSink", "OutputError"]
+
+
+class OutputError(CitybrainError):
+    """The output folder cannot be written (missing permission, full disk)."""
+
+
+class FileSink:
+    """Writes finished events (one JSON line each), one snapshot per event, and counts.
+
+    Every line is flushed as it is written, so a crash or a full disk loses nothing already
+    reported.
+
+    Args:
+        out: the output folder (created if needed).
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.snapshots = out / "snapshots"
+        self.events_written = 0
+        self.counts_written = 0
+        self._snapshot_paths: dict[str, str] = {}
+        try:
+            self.snapshots.mkdir(parents=True, exist_ok=True)
+            self._events: IO[str] = (out / "events.jsonl").open("w", encoding="utf-8")
+            self._counts: IO[str] = (out / "counts.jsonl").open("w", encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"cannot write to output folder {out}: {exc.strerror}") from None
+
+    def __enter__(self) -> FileSink:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def handle(self, updates: list[EventUpdate], safe_image: Image | None) -> None:
+        """Record updates; ``safe_image`` is the anonymised frame they happened on."""
+        for update in updates:
+            event = update.event
+            if update.phase == EventPhase.START and safe_image is not None:
+                self._snapshot(event, safe_image)
+            if update.phase == EventPhase.END:
+                self._write(self._events, self._event_record(event))
+                self.events_written += 1
+
+    def counts(self, counts: list[LineCount]) -> None:
+        for count in counts:
+            self._write(self._counts, asdict(count))
+            self.counts_written += 1
+
+    def stats(self, stats: dict[str, Any]) -> None:
+        """Write ``stats.json`` (atomically: a reader never sees half a file)."""
+        path = self.out / "stats.json"
+        tmp = path.with_suffix(".json.tmp")
+        try:
+            tmp.write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+
+    def close(self) -> None:
+        self._events.close()
+        self._counts.close()
+
+    def _snapshot(self, event: Event, safe_image: Image) -> None:
+        relative = f"snapshots/{event.id}.jpg"
+        path = self.out / relative
+        try:
+            path.write_bytes(encode_jpeg(annotate(safe_image, event)))
+        except OSError as exc:
+            raise OutputError(f"cannot write snapshot {path}: {exc.strerror}") from None
+        self._snapshot_paths[event.id] = relative
+
+    def _event_record(self, event: Event) -> dict[str, Any]:
+        record = asdict(event)
+        record["bbox"] = list(event.bbox) if event.bbox is not None else None
+        record["snapshot"] = self._snapshot_paths.pop(event.id, None)
+        return record
+
+    def _write(self, stream: IO[str], record: dict[str, Any]) -> None:
+        try:
+            stream.write(json.dumps(record) + "\n")
+            stream.flush()
+        except OSError as exc:
+            raise OutputError(f"cannot write {stream.name}: {exc.strerror}") from None
