@@ -163,11 +163,33 @@ def test_registry_errors(model_dir: Path, tmp_path: Path) -> None:
     broken.write_bytes(b"not a model")
     with pytest.raises(ModelError, match="cannot load model"):
         build_detector(DetectorSpec("yolox", broken))
-    with pytest.raises(ModelError, match="takes 416x416 inputs"):
-        build_detector(DetectorSpec("yolox", model_dir / "yolox_nano.onnx", input_size=640))
     with pytest.raises(
         ModelError, match=r"NoSuchProvider.. is available; this ONNX Runtime build offers"
     ):
         build_detector(
             DetectorSpec("yolox", model_dir / "yolox_nano.onnx", providers=("NoSuchProvider",))
         )
+
+
+def test_yolox_feeds_frames_in_their_own_aspect_ratio(
+    model_dir: Path, worker_frames: dict[int, Image]
+) -> None:
+    """A 16:9 frame goes in as 416x256, not 416x416, and finds the same worker."""
+    frame = worker_frames[30]
+    detector = build_detector(DetectorSpec("yolox", model_dir / "yolox_nano.onnx"))
+    assert getattr(detector, "rectangular", False)
+    assert detector._letterbox.canvas_size([frame]) == (256, 416)  # type: ignore[attr-defined]
+    (rect,) = detector.detect([frame])
+    square = np.full((480, 480, 3), 114, dtype=np.uint8)
+    square[: frame.shape[0], : frame.shape[1]] = frame  # the old square letterbox, by hand
+    (padded,) = detector.detect([square])
+    people_rect = rect[rect.class_id == 0]
+    people_square = padded[padded.class_id == 0]
+    assert len(people_rect) == len(people_square) == 1
+    assert np.abs(people_rect.xyxy - people_square.xyxy).max() < 4.0
+    for size in (320, 640):
+        bigger = build_detector(
+            DetectorSpec("yolox", model_dir / "yolox_nano.onnx", input_size=size)
+        )
+        (found,) = bigger.detect([frame])
+        assert (found.class_id == 0).sum() == 1

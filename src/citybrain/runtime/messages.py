@@ -1,8 +1,9 @@
 """Typed messages between the server and its camera workers (never tuples or loose dicts).
 
-Workers send :class:`EventMessage`, :class:`CountMessage`, :class:`HealthMessage` and
-:class:`FrameMessage` up; the server sends :class:`StartCamera` and :class:`StopCamera` down.
-All are small frozen dataclasses that pickle across process boundaries.
+Workers send :class:`EventMessage`, :class:`CountMessage`, :class:`HealthMessage`,
+:class:`FrameMessage` and :class:`WorkerReady` up; the server sends :class:`StartCamera`,
+:class:`StopCamera` and :class:`Shutdown` down. All are small frozen dataclasses that pickle
+across process boundaries.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ __all__ = [
     "EventMessage",
     "FrameMessage",
     "HealthMessage",
+    "Shutdown",
     "StartCamera",
     "StopCamera",
     "WorkerCommand",
     "WorkerMessage",
+    "WorkerReady",
 ]
 
 
@@ -48,7 +51,12 @@ class StopCamera:
     camera_id: int
 
 
-WorkerCommand = StartCamera | StopCamera
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """Stop every camera (closing their open events) and exit the worker."""
+
+
+WorkerCommand = StartCamera | StopCamera | Shutdown
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,4 +120,17 @@ class FrameMessage:
     timestamp: float
 
 
-WorkerMessage = EventMessage | CountMessage | HealthMessage | FrameMessage
+@dataclass(frozen=True, slots=True)
+class WorkerReady:
+    """A worker process is up and takes commands.
+
+    Attributes:
+        worker: the worker's slot (0-based).
+        pid: its process id.
+    """
+
+    worker: int
+    pid: int
+
+
+WorkerMessage = EventMessage | CountMessage | HealthMessage | FrameMessage | WorkerReady

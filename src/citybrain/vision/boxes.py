@@ -51,10 +51,12 @@ class Letterbox:
     center: bool = False
     rgb: bool = False
     scale: float = 1.0
+    stride: int | None = None
 
     def __call__(self, images: Sequence[Image]) -> tuple[FloatArray, list[LetterboxPlacement]]:
         """The network input for ``images`` and where each image went."""
-        canvas = np.full((len(images), self.size, self.size, 3), _PAD_VALUE, dtype=np.uint8)
+        height, width = self.canvas_size(images)
+        canvas = np.full((len(images), height, width, 3), _PAD_VALUE, dtype=np.uint8)
         placements = [self._place(image, canvas[i]) for i, image in enumerate(images)]
         batch = canvas[..., ::-1] if self.rgb else canvas
         # One vectorised transpose and cast for the whole batch.
@@ -63,12 +65,27 @@ class Letterbox:
             tensor *= np.float32(self.scale)
         return tensor, placements
 
+    def canvas_size(self, images: Sequence[Image]) -> tuple[int, int]:
+        """Input height and width: the square ``size``, or with ``stride`` the smallest multiple
+        of it that holds every image scaled to a long side of ``size`` (rectangular inference).
+        """
+        if self.stride is None:
+            return self.size, self.size
+        stride = self.stride
+        heights, widths = zip(*(self._scaled(image) for image in images), strict=True)
+        return -(-max(heights) // stride) * stride, -(-max(widths) // stride) * stride
+
+    def _scaled(self, image: Image) -> tuple[int, int]:
+        height, width = image.shape[:2]
+        ratio = min(self.size / height, self.size / width)
+        return round(height * ratio), round(width * ratio)
+
     def _place(self, image: Image, canvas: Image) -> LetterboxPlacement:
         height, width = image.shape[:2]
         ratio = min(self.size / height, self.size / width)
-        new_w, new_h = round(width * ratio), round(height * ratio)
-        left = (self.size - new_w) // 2 if self.center else 0
-        top = (self.size - new_h) // 2 if self.center else 0
+        new_h, new_w = self._scaled(image)
+        left = (canvas.shape[1] - new_w) // 2 if self.center else 0
+        top = (canvas.shape[0] - new_h) // 2 if self.center else 0
         resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
         canvas[top : top + new_h, left : left + new_w] = resized
         return LetterboxPlacement(ratio, float(left), float(top), width, height)

@@ -30,15 +30,23 @@ class OnnxDetector(ABC, Generic[Context]):
 
     #: Whether to try the dynamic-batch rewrite on load.
     try_batching: bool = True
+    #: Whether to also free the input's height and width (inputs shaped like the frames).
+    try_dynamic_size: bool = False
     #: Input side used when neither the spec nor the model fixes one.
     default_input_size: int = 640
 
     def __init__(self, spec: DetectorSpec) -> None:
         self.spec = spec
         self._session, self.batched = load_session(
-            spec.path, spec.session, dynamic_batch=self.try_batching
+            spec.path,
+            spec.session,
+            dynamic_batch=self.try_batching,
+            dynamic_size=self.try_dynamic_size,
         )
         self.input_size = self._resolve_input_size()
+        height, width = self._session.get_inputs()[0].shape[2:4]
+        #: Whether inputs may take the frames' aspect ratio instead of a fixed square.
+        self.rectangular = not isinstance(height, int) and not isinstance(width, int)
 
     @property
     @abstractmethod

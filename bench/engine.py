@@ -1,0 +1,132 @@
+"""Engine speed against pure decoding, measured in one run on the same threads.
+
+Usage::
+
+    CITYBRAIN_MODEL_DIR=../shared/models CITYBRAIN_SAMPLES=../shared/footage \\
+        .venv/bin/python bench/engine.py [--threads 2] [--rounds 3]
+
+For each clip it times, in interleaved rounds (so load from other processes hits both alike):
+
+* pure PyAV decoding of every frame (no conversion), the floor any engine sits on;
+* the whole engine as ``citybrain analyze`` runs it (decode thread, sampling at 5 fps, motion
+  gate, detector, tracker, rules, anonymised snapshots, output files).
+
+It prints the median of each, their ratio (goal <= 1.5 now, 1.2 later), detector frames over
+analysed frames, and YOLOX-Nano throughput at batch 4 over batch 1 on real frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+
+from citybrain.config import parse_config
+from citybrain.core.frame import Image
+from citybrain.pipeline import Vision
+from citybrain.runtime.analyze import AnalysisOptions, AnalysisReport, analyze
+from citybrain.vision.detector import Detector
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIPS = ("one-by-one-person-detection.mp4", "car-detection.mp4")
+CONFIG = """
+camera: {name: bench, fps: 5}
+zones:
+  all: {polygon: [[0, 0], [1, 0], [1, 1], [0, 1]]}
+lines:
+  middle: {points: [[0, 0.5], [1, 0.5]]}
+rules:
+  intruders: {kind: restricted_zone, zone: all, labels: [person]}
+  parked: {kind: dwell, zone: all, labels: [car, truck, bus], seconds: 10}
+  crowd: {kind: occupancy, zone: all, labels: [person, car], max: 3, seconds: 1}
+  counts: {kind: line_crossing, line: middle, labels: [person, car, truck, bus]}
+"""
+
+
+def samples() -> Path:
+    return Path(os.environ.get("CITYBRAIN_SAMPLES") or ROOT.parent / "shared" / "footage")
+
+
+def decode_seconds(path: Path) -> float:
+    started = time.perf_counter()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "SLICE"  # what the reader uses
+        for _ in container.decode(stream):
+            pass
+    return time.perf_counter() - started
+
+
+def engine_run(path: Path, vision: Vision, threads: int) -> AnalysisReport:
+    config = parse_config(CONFIG)
+    with tempfile.TemporaryDirectory() as out:
+        return analyze(
+            str(path), config, Path(out), AnalysisOptions(threads=threads), vision=vision
+        )
+
+
+def frames(path: Path, count: int) -> list[Image]:
+    images: list[Image] = []
+    with av.open(str(path)) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i % 40 == 0:
+                images.append(np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8))
+            if len(images) == count:
+                break
+    return images
+
+
+def throughput(detector: Detector, images: list[Image], batch: int, seconds: float) -> float:
+    """Images per second through ``detect`` at ``batch`` images per call."""
+    done = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for i in range(0, len(images), batch):
+            detector.detect(images[i : i + batch])
+            done += len(images[i : i + batch])
+    return done / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2, help="detector threads")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per clip")
+    args = parser.parse_args()
+    vision = Vision.load(parse_config(CONFIG), threads=args.threads)
+    print(f"load average before: {os.getloadavg()[0]:.2f}; detector threads {args.threads}")
+    for clip in CLIPS:
+        path = samples() / clip
+        decode: list[float] = []
+        engine: list[float] = []
+        report = None
+        for _ in range(args.rounds):
+            decode.append(decode_seconds(path))
+            started = time.perf_counter()
+            report = engine_run(path, vision, args.threads)
+            engine.append(time.perf_counter() - started)
+        assert report is not None
+        d, e = statistics.median(decode), statistics.median(engine)
+        p = report.pipeline
+        print(
+            f"{clip}: decode {d:.3f} s, engine {e:.3f} s, engine/decode {e / d:.2f} "
+            f"(goal <= 1.5); detector frames / analysed {p.detector_frames}/{p.frames_analysed}"
+            f" = {p.detector_frames / max(1, p.frames_analysed):.2f}; events {report.events}"
+        )
+    images = frames(samples() / CLIPS[0], 8)
+    one = statistics.median(throughput(vision.detector, images, 1, 2.0) for _ in range(3))
+    four = statistics.median(throughput(vision.detector, images, 4, 2.0) for _ in range(3))
+    print(
+        f"detector throughput: batch 1 {one:.1f} img/s, batch 4 {four:.1f} img/s, "
+        f"batch4/batch1 {four / one:.2f} (goal >= 1.5)"
+    )
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

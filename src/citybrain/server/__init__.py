@@ -1,0 +1,1 @@
+"""The operations-centre server: settings, the services it wires, and ``citybrain serve``."""

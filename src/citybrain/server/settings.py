@@ -1,0 +1,123 @@
+"""Server settings: one YAML file validated like camera configs (file, line and field in errors)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from citybrain.errors import ConfigError
+
+__all__ = ["ServerSettings", "default_data_dir", "load_settings"]
+
+
+def default_data_dir() -> Path:
+    """``$CITYBRAIN_DATA``, else ``./citybrain-data``."""
+    return Path(os.environ.get("CITYBRAIN_DATA") or "citybrain-data")
+
+
+class ServerSettings(BaseModel):
+    """Everything ``citybrain serve`` needs besides the cameras (which live in the store)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        title="Data directory",
+        description="Database (SQLite default), media (snapshots), journals and the token key.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        title="Database URL",
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db; "
+        "absent = SQLite in the data directory.",
+    )
+    host: str = Field(default="127.0.0.1", title="Host", description="Address to listen on.")
+    port: int = Field(default=8000, ge=1, le=65535, title="Port", description="TCP port.")
+    retention_hours: float = Field(
+        default=72.0,
+        gt=0,
+        le=24 * 366,
+        title="Retention",
+        description="Events, snapshots and audit entries older than this are deleted.",
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        title="Worker processes",
+        description="Processes that run the cameras; each shares one batched detector.",
+    )
+    detector_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        title="Detector threads",
+        description="ONNX Runtime threads per worker; absent = its default.",
+    )
+    demo: bool | None = Field(
+        default=None,
+        title="Demo cameras",
+        description="Add a looping demo camera per development clip in CITYBRAIN_SAMPLES; "
+        "absent = only when the store has no cameras yet and CITYBRAIN_SAMPLES is set.",
+    )
+    token_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=24 * 30,
+        title="Login token lifetime",
+        description="Hours a login's bearer token stays valid.",
+    )
+    live_fps: float = Field(
+        default=2.0,
+        gt=0,
+        le=15,
+        title="Live frame rate",
+        description="Anonymised frames per second each camera publishes for live views.",
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'citybrain.db').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+
+def load_settings(path: Path | None, **overrides: object) -> ServerSettings:
+    """Settings from ``path`` (optional) with command-line ``overrides`` (``None`` values skipped).
+
+    Raises:
+        ConfigError: the file is unreadable or invalid; the message names file, line and field.
+    """
+    data: dict[str, object] = {}
+    lines: dict[str, int] = {}
+    if path is not None:
+        try:
+            node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read settings: {exc}") from None
+        if node is not None:
+            if not isinstance(node, yaml.MappingNode):
+                raise ConfigError(f"{path}:1: settings must be a mapping")
+            loader = yaml.SafeLoader("")
+            for key_node, value_node in node.value:
+                key = str(loader.construct_object(key_node))
+                lines[key] = key_node.start_mark.line + 1
+                data[key] = loader.construct_object(value_node, deep=True)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return ServerSettings.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            field = ".".join(str(p) for p in error["loc"])
+            top = str(error["loc"][0]) if error["loc"] else ""
+            where = f"{path}:{lines.get(top, 1)}" if path is not None else "settings"
+            problems.append(f"{where}: {field}: {error['msg']}")
+        raise ConfigError("\n".join(problems)) from None
