@@ -49,3 +49,16 @@ def hardhat_dataset() -> Path:
     if not (path / "valid" / "images").is_dir():
         pytest.skip(f"hard-hat dataset not found in {path}: set CITYBRAIN_DATASETS")
     return path
+
+
+# The real RTSP server and its fixtures, for every test folder.
+from support.rtsp import closed_port, rtsp_available, rtsp_server  # noqa: E402
+
+__all__ = [
+    "closed_port",
+    "hardhat_dataset",
+    "model_dir",
+    "rtsp_available",
+    "rtsp_server",
+    "samples_dir",
+]

@@ -50,3 +50,29 @@ def test_short_gap_keeps_id_long_gap_does_not() -> None:
 def test_empty_frames() -> None:
     out = Tracker().update(Detections.empty(), timestamp=0.0)
     assert len(out) == 0
+
+
+def test_a_track_never_changes_class() -> None:
+    tracker = Tracker()
+    box = (10, 10, 40, 90)
+
+    def one(class_id: int, t: float) -> int:
+        d = Detections(xyxy=np.array([box]), confidence=np.array([0.9]), class_id=[class_id])
+        return int(tracker.update(d, timestamp=t).tracker_id[0])
+
+    hydrant = [one(10, i * 0.2) for i in range(4)]
+    person = [one(0, 0.8 + i * 0.2) for i in range(4)]
+    assert hydrant[-1] > 0 and person[-1] > 0
+    assert hydrant[-1] != person[-1]
+
+
+def test_ids_are_unique_across_classes() -> None:
+    tracker = Tracker()
+    for i in range(4):
+        d = Detections(
+            xyxy=np.array([[10, 10, 40, 90], [100, 10, 140, 90]]),
+            confidence=np.array([0.9, 0.9]),
+            class_id=[0, 2],
+        )
+        out = tracker.update(d, timestamp=i * 0.2)
+    assert len(set(out.tracker_id.tolist())) == 2 and -1 not in out.tracker_id

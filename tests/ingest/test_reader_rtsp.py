@@ -15,7 +15,7 @@ from citybrain.core.frame import Frame
 from citybrain.errors import SourceUnreachableError
 from citybrain.ingest import Reader, ReaderOptions
 
-# ``rtsp_server`` (tests/ingest/conftest.py) builds RtspServer objects: start(), kill(), url().
+# ``rtsp_server`` (tests/support/rtsp.py) builds RtspServer objects: start(), kill(), url().
 ServerFactory = Callable[[Path], Any]
 
 SECRET = "s3cr3t-pw"

@@ -12,7 +12,7 @@ import numpy as np
 import supervision as sv
 from trackers import ByteTrackTracker
 
-from citybrain.core.detections import Detections
+from citybrain.core.detections import Detections, IntArray
 
 __all__ = ["Tracker", "TrackerSettings"]
 
@@ -41,11 +41,57 @@ class TrackerSettings:
 
 
 class Tracker:
-    """Assigns track ids to detections, one frame at a time (verb: :meth:`update`)."""
+    """Assigns track ids to detections, one frame at a time (verb: :meth:`update`).
+
+    One ByteTrack per class: ByteTrack itself ignores classes, and a class-blind tracker lets a
+    person's track continue on an overlapping "sports ball" (the hard hat) or a car's on a truck
+    box. Ids are unique across classes within the camera.
+    """
 
     def __init__(self, settings: TrackerSettings | None = None) -> None:
-        s = settings or TrackerSettings()
-        self._tracker = ByteTrackTracker(
+        self._settings = settings or TrackerSettings()
+        self._trackers: dict[int, ByteTrackTracker] = {}
+        self._ids: dict[tuple[int, int], int] = {}
+        self._next_id = 1
+
+    def update(self, detections: Detections, timestamp: float) -> Detections:
+        """Match ``detections`` to tracks at ``timestamp`` (seconds).
+
+        Returns:
+            The same detections, in their original order, with ``tracker_id`` set (``-1`` for
+            detections not yet confirmed as a track).
+        """
+        tracker_id = np.full(len(detections), -1, dtype=np.int64)
+        classes = set(detections.class_id.tolist()) | set(self._trackers)
+        for class_id in sorted(classes):
+            rows = np.flatnonzero(detections.class_id == class_id)
+            local = self._update_class(class_id, detections[rows], timestamp)
+            for row, track in zip(rows.tolist(), local.tolist(), strict=True):
+                if track >= 0:
+                    tracker_id[row] = self._global_id(class_id, track)
+        self._forget_dead()
+        return detections.with_tracker_id(tracker_id)
+
+    def _update_class(self, class_id: int, detections: Detections, timestamp: float) -> IntArray:
+        tracker = self._trackers.get(class_id)
+        if tracker is None:
+            tracker = self._trackers[class_id] = self._new_tracker()
+        rows = np.arange(len(detections))
+        sv_dets = sv.Detections(
+            xyxy=detections.xyxy.astype(np.float32),
+            confidence=detections.confidence.astype(np.float32),
+            class_id=detections.class_id.astype(int),
+            data={_ROW: rows},
+        )
+        tracked = tracker.update(sv_dets, timestamp=timestamp)
+        local = np.full(len(detections), -1, dtype=np.int64)
+        if len(tracked) and tracked.tracker_id is not None:
+            local[np.asarray(tracked.data[_ROW], dtype=np.int64)] = tracked.tracker_id
+        return local
+
+    def _new_tracker(self) -> ByteTrackTracker:
+        s = self._settings
+        return ByteTrackTracker(
             # ``trackers`` reads this buffer as frames at 30 fps, whatever ``frame_rate`` says
             # (its time budget is ``lost_track_buffer / 30``), so express the seconds that way.
             lost_track_buffer=max(1, round(s.lost_seconds * 30)),
@@ -56,22 +102,20 @@ class Tracker:
             high_conf_det_threshold=s.high_confidence,
         )
 
-    def update(self, detections: Detections, timestamp: float) -> Detections:
-        """Match ``detections`` to tracks at ``timestamp`` (seconds).
+    def _global_id(self, class_id: int, local: int) -> int:
+        key = (class_id, local)
+        if key not in self._ids:
+            self._ids[key] = self._next_id
+            self._next_id += 1
+        return self._ids[key]
 
-        Returns:
-            The same detections, in their original order, with ``tracker_id`` set (``-1`` for
-            detections not yet confirmed as a track).
-        """
-        rows = np.arange(len(detections))
-        sv_dets = sv.Detections(
-            xyxy=detections.xyxy.astype(np.float32),
-            confidence=detections.confidence.astype(np.float32),
-            class_id=detections.class_id.astype(int),
-            data={_ROW: rows},
-        )
-        tracked = self._tracker.update(sv_dets, timestamp=timestamp)
-        tracker_id = np.full(len(detections), -1, dtype=np.int64)
-        if len(tracked) and tracked.tracker_id is not None:
-            tracker_id[np.asarray(tracked.data[_ROW], dtype=np.int64)] = tracked.tracker_id
-        return detections.with_tracker_id(tracker_id)
+    def _forget_dead(self) -> None:
+        """Drop id mappings of tracks the per-class trackers no longer hold (bounded memory)."""
+        if len(self._ids) < 256:
+            return
+        alive = {
+            (class_id, int(track.tracker_id))
+            for class_id, tracker in self._trackers.items()
+            for track in tracker.tracks
+        }
+        self._ids = {key: value for key, value in self._ids.items() if key in alive}
