@@ -36,7 +36,8 @@ def analyze_command(
         float | None, typer.Option(help="Stop after this many seconds of video.", min=0)
     ] = None,
     threads: Annotated[
-        int | None, typer.Option(help="Detector threads (default: ONNX Runtime's choice).", min=1)
+        int | None,
+        typer.Option(help="Detector threads (default: one core less than the machine).", min=1),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
