@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from citybrain.errors import ModelError
-from citybrain.vision.models import KNOWN_MODELS, cache_dir, find_model, model_dir, resolve_model
+from citybrain.vision.models import KNOWN_MODELS, cache_dir, find_model, install_model, model_dir
 
 __all__ = ["app"]
 
@@ -35,9 +35,9 @@ def fetch(
         "yolox_nano"
     ),
 ) -> None:
-    """Make sure model NAME is present and verified; print its path."""
+    """Put a verified copy of model NAME in the cache (from CITYBRAIN_MODEL_DIR or its release)."""
     try:
-        path = resolve_model(name)
+        path = install_model(name)
     except ModelError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from exc

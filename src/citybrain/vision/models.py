@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ __all__ = [
     "cache_dir",
     "download",
     "find_model",
+    "install_model",
     "locate",
     "model_dir",
     "resolve_model",
@@ -192,6 +194,32 @@ def resolve_model(name: str, *, allow_download: bool = True) -> Path:
             "CITYBRAIN_MODEL_DIR" + ("" if info.url is None else " or allow the download")
         )
     return download(info, cache_dir() / info.filename)
+
+
+def install_model(name: str, *, allow_download: bool = True) -> Path:
+    """Put a verified copy of model ``name`` in the cache, from where every later run finds it.
+
+    The set-up calls this (``citybrain models fetch``): a file found in ``CITYBRAIN_MODEL_DIR``
+    is copied, otherwise the pinned release is downloaded. The copy is written to a temporary
+    name and renamed only once verified.
+
+    Raises:
+        ModelError: as :func:`resolve_model`, or the cache cannot be written.
+    """
+    source = resolve_model(name, allow_download=allow_download)
+    info = _info(name)
+    target = cache_dir() / info.filename
+    if source == target:
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        shutil.copyfile(source, partial)
+        verify(partial, info)
+        os.replace(partial, target)
+    except OSError as exc:
+        raise ModelError(f"cannot copy model {name} into {target.parent}: {exc}") from exc
+    return target
 
 
 def locate(reference: str | Path, *, allow_download: bool = True) -> Path:
