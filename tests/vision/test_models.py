@@ -183,7 +183,8 @@ def test_cli_list_and_fetch(model_dir: Path, tmp_path: Path) -> None:
     assert fetched.exit_code == 0 and fetched.output.strip() == str(cached)
     assert cached.read_bytes() == (model_dir / "yolox_nano.onnx").read_bytes()
     # Later runs find the installed copy without CITYBRAIN_MODEL_DIR.
-    later = runner.invoke(app, ["list"], env={"CITYBRAIN_CACHE": str(tmp_path)})
+    alone = {"CITYBRAIN_CACHE": str(tmp_path), "CITYBRAIN_MODEL_DIR": None}
+    later = runner.invoke(app, ["list"], env=alone)
     assert f"yolox_nano       yolox    {cached}" in later.output
     unknown = runner.invoke(app, ["fetch", "nope"], env=env)
     assert unknown.exit_code == 1 and "unknown model 'nope'" in unknown.output
