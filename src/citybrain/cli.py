@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from citybrain import __version__
-from citybrain.commands import hardhat, models
+from citybrain.commands import hardhat, models, users
 from citybrain.commands.analyze import analyze_command
 
 __all__ = ["app"]
@@ -22,6 +22,7 @@ app = typer.Typer(
 app.command("analyze")(analyze_command)
 app.add_typer(hardhat.app, name="hardhat")
 app.add_typer(models.app, name="models")
+app.add_typer(users.app, name="user")
 
 
 def _version(value: bool) -> None:

@@ -36,6 +36,22 @@ def test_user_roles_and_camera_restriction(store: Store, add_camera: Callable[..
     assert lifted is not None and lifted.allowed_camera_ids is None
 
 
+def test_deleting_a_restricted_users_last_camera_leaves_them_nothing(
+    store: Store, add_camera: Callable[..., int]
+) -> None:
+    only = add_camera("only")
+    with store.session() as session:
+        user = UserRepo(session).create(
+            username="lim", password_hash="h", role=Role.OPERATOR, camera_ids=[only]
+        )
+    assert user.allowed_camera_ids == frozenset({only})
+    with store.session() as session:
+        CameraRepo(session).delete(camera_id=only)
+    with store.session() as session:
+        after = UserRepo(session).get(user_id=user.id)
+    assert after is not None and after.allowed_camera_ids == frozenset()  # not "all cameras"
+
+
 def test_user_errors(store: Store, add_camera: Callable[..., int]) -> None:
     with store.session() as session:
         UserRepo(session).create(username="ann", password_hash="h", role=Role.AUDITOR)

@@ -7,9 +7,11 @@ own :class:`Services` around a real store and a real camera runtime.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from citybrain.api.hub import LiveHub
+from citybrain.api.metrics import ServerMetrics
 from citybrain.runtime.messages import CameraHealth
 from citybrain.server.settings import ServerSettings
 from citybrain.store import Store
@@ -36,8 +38,17 @@ class CameraControl(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """The server's parts, as the API sees them."""
+    """The server's parts, as the API sees them.
+
+    Attributes:
+        hub: live events, health and anonymised frames; the runtime's receiver thread
+            publishes into it (``publish_event``, ``publish_health``, ``set_frame``).
+        metrics: Prometheus metrics in a private registry; the runtime updates them
+            (``observe_health``, ``observe_detector``, ``set_queue_depth``, ``count_event``).
+    """
 
     settings: ServerSettings
     store: Store
     cameras: CameraControl
+    hub: LiveHub = field(default_factory=LiveHub)
+    metrics: ServerMetrics = field(default_factory=ServerMetrics)

@@ -69,7 +69,9 @@ class time_bucket(FunctionElement[datetime]):  # noqa: N801 - reads like the SQL
     """
 
     type = UTCDateTime()
-    inherit_cache = True
+    # The unit is compiled into the SQL text, not bound: a cached statement for "hour" must not
+    # serve "day", so statements with this element are not cached.
+    inherit_cache = False
     name = "time_bucket"
 
     def __init__(

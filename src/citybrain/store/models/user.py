@@ -34,7 +34,7 @@ class Role(StrEnum):
 
 _ROLES = ", ".join(f"'{r.value}'" for r in Role)
 
-#: The cameras a user is restricted to; no rows for a user means all cameras.
+#: The cameras a restricted user may see (``User.restricted``).
 user_cameras = Table(
     "user_cameras",
     Base.metadata,
@@ -54,6 +54,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(16))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Limited to the cameras in ``user_cameras``. A flag of its own, so that deleting a
+    #: user's last camera leaves them seeing nothing rather than everything.
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     tokens: Mapped[list[ApiToken]] = relationship(

@@ -21,8 +21,8 @@ class UserRecord:
     """A user, detached from the session.
 
     Attributes:
-        camera_ids: the cameras the user is restricted to; empty means all cameras (see
-            :attr:`allowed_camera_ids`).
+        camera_ids: the cameras a restricted user may see.
+        restricted: whether the user is limited to ``camera_ids`` (possibly none left).
     """
 
     id: int
@@ -32,11 +32,12 @@ class UserRecord:
     created_at: datetime
     camera_ids: frozenset[int]
     password_hash: str = field(repr=False)
+    restricted: bool = False
 
     @property
     def allowed_camera_ids(self) -> frozenset[int] | None:
         """The camera filter for searches: ``None`` means every camera."""
-        return self.camera_ids or None
+        return self.camera_ids if self.restricted else None
 
 
 class UserRepo:
@@ -58,7 +59,12 @@ class UserRepo:
         Raises:
             StoreError: the user name is taken, or a camera id does not exist.
         """
-        user = User(username=username, password_hash=password_hash, role=Role(role).value)
+        user = User(
+            username=username,
+            password_hash=password_hash,
+            role=Role(role).value,
+            restricted=bool(camera_ids),
+        )
         self._session.add(user)
         self._flush(f"a user named {username!r} already exists")
         self._set_cameras(user.id, camera_ids)
@@ -103,6 +109,7 @@ class UserRepo:
             user.password_hash = password_hash
         self._session.flush()
         if camera_ids is not None:
+            user.restricted = bool(camera_ids)
             self._session.execute(delete(user_cameras).where(user_cameras.c.user_id == user_id))
             self._set_cameras(user_id, camera_ids)
         return self._record(user)
@@ -138,6 +145,7 @@ class UserRepo:
             created_at=user.created_at,
             camera_ids=frozenset(cameras),
             password_hash=user.password_hash,
+            restricted=user.restricted,
         )
 
     def _flush(self, conflict: str) -> None:

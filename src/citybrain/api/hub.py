@@ -1,0 +1,232 @@
+"""The live hub: in-process publish/subscribe of events, camera health and the latest frames.
+
+Publishers call from any thread (the runtime's receiver thread, API request threads);
+subscribers are asyncio tasks (one per open ``/api/events/stream``). Each subscriber has a
+bounded queue that drops its oldest message when the client is slow, so one stalled browser
+never holds memory or slows the publishers. Messages are serialised once, then fanned out.
+
+Example:
+    >>> hub = LiveHub()
+    >>> hub.set_frame(FrameMessage(camera_id=1, jpeg=b"\\xff\\xd8...", timestamp=3.0))
+    >>> hub.frame(1).seq
+    1
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import weakref
+from collections import deque
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from citybrain.api.schemas import CameraHealthPublic, LiveEventPublic
+from citybrain.runtime.messages import CameraHealth, EventMessage, FrameMessage
+from citybrain.store import EventRecord
+
+__all__ = ["JPEG_MAGIC", "LatestFrame", "LiveHub", "LiveMessage", "Subscription", "health_public"]
+
+JPEG_MAGIC = b"\xff\xd8"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveMessage:
+    """One message for subscribers: ``kind`` is the SSE event name, ``data`` its JSON."""
+
+    seq: int
+    kind: str
+    camera_id: int
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class LatestFrame:
+    """A camera's newest anonymised JPEG; ``seq`` grows with every new frame."""
+
+    camera_id: int
+    jpeg: bytes
+    timestamp: float
+    seq: int
+
+
+def health_public(health: CameraHealth) -> CameraHealthPublic:
+    """The API's view of a health report."""
+    return CameraHealthPublic(
+        camera_id=health.camera_id,
+        online=health.online,
+        fps_in=health.fps_in,
+        fps_analysed=health.fps_analysed,
+        lag_seconds=health.lag_seconds,
+        frames_dropped=health.frames_dropped,
+        reconnects=health.reconnects,
+        last_error=health.last_error,
+        at=datetime.fromtimestamp(health.at, UTC),
+    )
+
+
+class Subscription:
+    """One subscriber's bounded queue; read it with :meth:`get` on its event loop."""
+
+    def __init__(
+        self, camera_ids: Collection[int] | None, maxsize: int, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self._camera_ids = None if camera_ids is None else frozenset(camera_ids)
+        self._queue: deque[LiveMessage] = deque(maxlen=maxsize)
+        self._lock = threading.Lock()
+        self._loop = loop
+        self._wake = asyncio.Event()
+        self.dropped = 0
+
+    def wants(self, camera_id: int) -> bool:
+        """Whether this subscriber may see ``camera_id``."""
+        return self._camera_ids is None or camera_id in self._camera_ids
+
+    def offer(self, message: LiveMessage) -> None:
+        """Queue ``message`` (any thread), dropping the oldest if the queue is full."""
+        with self._lock:
+            if len(self._queue) == self._queue.maxlen:
+                self.dropped += 1
+            self._queue.append(message)
+        # The loop may already be closed when a client has just gone; nothing to wake then.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def get(self, timeout: float) -> list[LiveMessage]:
+        """Every queued message, waiting up to ``timeout`` seconds for one (``[]`` if none)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        self._wake.clear()
+        with self._lock:
+            messages = list(self._queue)
+            self._queue.clear()
+        return messages
+
+
+class LiveHub:
+    """Fans out live messages and keeps the latest frame and health of each camera."""
+
+    def __init__(self, *, queue_size: int = 256) -> None:
+        self._queue_size = queue_size
+        self._lock = threading.Lock()
+        # Weak: a stream whose response never started cannot leak its subscription.
+        self._subscribers: weakref.WeakSet[Subscription] = weakref.WeakSet()
+        self._frames: dict[int, LatestFrame] = {}
+        self._health: dict[int, CameraHealth] = {}
+        self._seq = 0
+        self._frame_seq = 0
+
+    # -- publishers (any thread) ------------------------------------------------------------
+
+    def publish_event(self, message: EventMessage) -> None:
+        """Push an engine event update (start, update or end) to subscribers."""
+        event = message.update.event
+
+        def at(seconds: float) -> datetime:
+            return datetime.fromtimestamp(message.wall_origin + seconds, UTC)
+
+        live = LiveEventPublic(
+            phase=message.update.phase.value,
+            id=event.id,
+            camera_id=message.camera_id,
+            kind=event.kind,
+            rule=event.rule,
+            zone=event.zone,
+            line=event.line,
+            label=event.label,
+            track_id=event.track_id,
+            started_at=at(event.start),
+            ended_at=None if event.end is None else at(event.end),
+            score=event.score,
+            bbox=event.bbox,
+            details=dict(event.details),
+        )
+        self._fan_out("event", message.camera_id, live.model_dump_json())
+
+    def publish_record(self, record: EventRecord) -> None:
+        """Push a stored event after an operator acknowledged or resolved it."""
+        live = LiveEventPublic(
+            phase="resolved" if record.status == "resolved" else "acknowledged",
+            id=record.id,
+            camera_id=record.camera_id,
+            kind=record.kind,
+            rule=record.rule,
+            zone=record.zone,
+            line=record.line,
+            label=record.label,
+            track_id=record.track_id,
+            started_at=record.started_at,
+            ended_at=record.ended_at,
+            score=record.score,
+            bbox=record.bbox,
+            details=record.details,
+            status=record.status,
+            acknowledged_by=record.acknowledged_by,
+            resolved_by=record.resolved_by,
+            note=record.note,
+        )
+        self._fan_out("event", record.camera_id, live.model_dump_json())
+
+    def publish_health(self, health: CameraHealth) -> None:
+        """Record a camera's health and push it to subscribers."""
+        with self._lock:
+            self._health[health.camera_id] = health
+        self._fan_out("health", health.camera_id, health_public(health).model_dump_json())
+
+    def set_frame(self, frame: FrameMessage) -> None:
+        """Keep ``frame`` as its camera's latest (it must be an anonymised JPEG).
+
+        Raises:
+            ValueError: the bytes are not a JPEG.
+        """
+        if not frame.jpeg.startswith(JPEG_MAGIC):
+            raise ValueError(f"camera {frame.camera_id}: a live frame must be a JPEG")
+        with self._lock:
+            self._frame_seq += 1
+            self._frames[frame.camera_id] = LatestFrame(
+                frame.camera_id, frame.jpeg, frame.timestamp, self._frame_seq
+            )
+
+    def forget(self, camera_id: int) -> None:
+        """Drop a deleted or stopped camera's frame and health."""
+        with self._lock:
+            self._frames.pop(camera_id, None)
+            self._health.pop(camera_id, None)
+
+    # -- readers ----------------------------------------------------------------------------
+
+    def frame(self, camera_id: int) -> LatestFrame | None:
+        """The camera's latest frame, or ``None`` if it has sent none."""
+        with self._lock:
+            return self._frames.get(camera_id)
+
+    def health(self) -> dict[int, CameraHealth]:
+        """The latest health of every camera that reported one."""
+        with self._lock:
+            return dict(self._health)
+
+    def subscribe(self, *, camera_ids: Collection[int] | None) -> Subscription:
+        """A new subscriber for ``camera_ids`` (``None``: all); call on its event loop."""
+        subscription = Subscription(camera_ids, self._queue_size, asyncio.get_running_loop())
+        with self._lock:
+            self._subscribers.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        with self._lock:
+            self._subscribers.discard(subscription)
+
+    @property
+    def subscriber_count(self) -> int:
+        with self._lock:
+            return len(self._subscribers)
+
+    def _fan_out(self, kind: str, camera_id: int, data: str) -> None:
+        with self._lock:
+            self._seq += 1
+            message = LiveMessage(self._seq, kind, camera_id, data)
+            targets = [s for s in self._subscribers if s.wants(camera_id)]
+        for subscription in targets:
+            subscription.offer(message)

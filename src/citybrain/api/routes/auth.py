@@ -1,0 +1,134 @@
+"""``/api/auth``: log in, who am I, and one's API tokens."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, status
+from fastapi.responses import Response
+
+from citybrain.api.audit import Action, record
+from citybrain.api.deps import ApiContext, Client, Context, CurrentUser, not_found
+from citybrain.api.schemas import (
+    MAX_ID,
+    ApiTokenPublic,
+    ApiTokensPublic,
+    LoginRequest,
+    MePublic,
+    Problem,
+    TokenPublic,
+)
+from citybrain.store import Role, TokenRepo, UserRecord, UserRepo
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+_WRONG = "wrong user name or password"
+
+
+@router.post(
+    "/login",
+    responses={401: {"model": Problem}, 429: {"model": Problem, "description": "Too many tries."}},
+)
+def login(body: LoginRequest, context: Context, client: Client) -> TokenPublic:
+    """Exchange a user name and password for a bearer token that expires.
+
+    Five failed tries for one user name from one address within a minute lock that pair out
+    for the rest of the minute (429, with ``Retry-After``).
+    """
+    key = (body.username.casefold(), client or "-")
+    now = context.clock()
+    wait = context.limiter.retry_after(key, now=now)
+    if wait is not None:
+        log.warning("login for %r from %s refused: too many failed tries", body.username, client)
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"too many failed logins; try again in {math.ceil(wait)} s",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+    user = _check_password(context, body)
+    if user is None:
+        context.limiter.failure(key, now=now)
+        log.warning("failed login for %r from %s", body.username, client)
+        record(
+            context.services.store, action=Action.LOGIN_FAILED, username=body.username,
+            client=client,
+        )  # fmt: skip
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, detail=_WRONG, headers={"WWW-Authenticate": "Bearer"}
+        )
+    context.limiter.success(key)
+    record(context.services.store, action=Action.LOGIN, username=user.username, client=client)
+    token = context.tokens.issue(user_id=user.id, password_hash=user.password_hash, now=now)
+    return TokenPublic(access_token=token, expires_in=int(context.tokens.lifetime_s))
+
+
+def _check_password(context: ApiContext, body: LoginRequest) -> UserRecord | None:
+    with context.services.store.session() as session:
+        user = UserRepo(session).by_username(username=body.username)
+    if user is None or user.disabled:
+        context.passwords.burn(body.password)  # answer as slowly as for a real user
+        return None
+    return user if context.passwords.verify(user.password_hash, body.password) else None
+
+
+@router.get("/me")
+def me(principal: CurrentUser) -> MePublic:
+    """The caller's user name, role and cameras."""
+    allowed = principal.camera_ids
+    return MePublic(
+        username=principal.username,
+        role=principal.user.role,
+        camera_ids=None if allowed is None else sorted(allowed),
+    )
+
+
+@router.get("/tokens")
+def list_tokens(principal: CurrentUser, context: Context) -> ApiTokensPublic:
+    """The caller's API tokens (never the tokens themselves). Create them with
+    ``citybrain user token``."""
+    with context.services.store.session() as session:
+        tokens = TokenRepo(session).list_for(user_id=principal.user.id)
+    return ApiTokensPublic(
+        items=[
+            ApiTokenPublic(
+                id=t.id,
+                name=t.name,
+                created_at=t.created_at,
+                last_used_at=t.last_used_at,
+                revoked=t.revoked,
+            )
+            for t in tokens
+        ]
+    )
+
+
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"model": Problem}},
+)
+def revoke_token(
+    token_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    principal: CurrentUser,
+    context: Context,
+    client: Client,
+) -> Response:
+    """Revoke one of your API tokens (an admin may revoke anyone's)."""
+    with context.services.store.session() as session:
+        repo = TokenRepo(session)
+        own = {t.id for t in repo.list_for(user_id=principal.user.id)}
+        if token_id not in own and principal.user.role is not Role.ADMIN:
+            raise not_found(f"token {token_id}")
+        if not repo.revoke(token_id=token_id):
+            raise not_found(f"token {token_id}")
+    record(
+        context.services.store, action=Action.TOKEN_REVOKE, username=principal.username,
+        client=client, target=str(token_id),
+    )  # fmt: skip
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

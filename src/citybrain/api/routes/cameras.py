@@ -1,0 +1,213 @@
+"""``/api/cameras``: list, create, read, change and delete cameras.
+
+Every change is followed by ``services.cameras.sync(id)``, so that the runtime starts, restarts
+or stops the camera without a server restart. Sources are write-only: responses show them
+with credentials redacted, and no log line carries one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, status
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from citybrain.api.audit import Action, record
+from citybrain.api.deps import (
+    ApiContext,
+    CameraEditor,
+    Client,
+    Context,
+    CurrentUser,
+    forbid_restricted,
+    visible_camera,
+)
+from citybrain.api.hub import health_public
+from citybrain.api.schemas import (
+    MAX_ID,
+    CameraCreate,
+    CameraPublic,
+    CamerasPublic,
+    CameraUpdate,
+    Problem,
+)
+from citybrain.config.model import CameraConfig
+from citybrain.errors import StoreError
+from citybrain.store import CameraPublic as StoredCamera
+from citybrain.store import CameraRepo, redacted_source
+from citybrain.store.repositories import CameraChanges
+
+__all__ = ["router", "stored_config"]
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/cameras", tags=["cameras"])
+
+#: 422, by number: its constant was renamed between Starlette releases.
+UNPROCESSABLE = 422
+
+CameraId = Annotated[int, Path(ge=1, le=MAX_ID, description="The camera's id.")]
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
+_CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"model": Problem}, 404: {"model": Problem}, 409: {"model": Problem},
+}  # fmt: skip
+
+
+def _config_error(exc: ValidationError) -> HTTPException:
+    errors = [
+        {"loc": ["body", "config", *error["loc"]], "msg": error["msg"], "type": error["type"]}
+        for error in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+    return HTTPException(UNPROCESSABLE, detail=errors)
+
+
+def stored_config(name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Validate a camera's analysis config; returns what to store (as the user wrote it).
+
+    Raises:
+        HTTPException: 422 naming each invalid field as ``body.config.<path>``.
+    """
+    data = dict(config)
+    section = data.get("camera", {})
+    if isinstance(section, dict):
+        if "source" in section:
+            raise HTTPException(
+                UNPROCESSABLE,
+                detail=[{
+                    "loc": ["body", "config", "camera", "source"],
+                    "msg": "set the camera's `source` field; the config must not hold one",
+                    "type": "value_error",
+                }],
+            )  # fmt: skip
+        data["camera"] = {**section, "name": name}  # the camera's own name always wins
+    try:
+        validated = CameraConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc) from None
+    stored = validated.model_dump(mode="json", exclude_unset=True)
+    camera = stored.get("camera", {})
+    camera.pop("name", None)
+    if not camera:
+        stored.pop("camera", None)
+    return stored
+
+
+def _public(context: ApiContext, camera: StoredCamera) -> CameraPublic:
+    config = dict(camera.config)
+    section = config.get("camera")
+    if isinstance(section, dict) and isinstance(section.get("source"), str):
+        config["camera"] = {**section, "source": redacted_source(section["source"])}
+    health = context.services.cameras.health().get(camera.id)
+    return CameraPublic(
+        id=camera.id, name=camera.name, source=camera.source, lat=camera.lat, lon=camera.lon,
+        heading_deg=camera.heading_deg, fov_deg=camera.fov_deg, range_m=camera.range_m,
+        enabled=camera.enabled, config=config, created_at=camera.created_at,
+        updated_at=camera.updated_at, health=None if health is None else health_public(health),
+    )  # fmt: skip
+
+
+def _sync(context: ApiContext, camera_id: int) -> None:
+    try:
+        context.services.cameras.sync(camera_id)
+    except Exception:  # the change is stored; the supervisor picks it up when it recovers
+        log.exception("camera %d changed, but the camera runtime could not be told", camera_id)
+
+
+@router.get("")
+def list_cameras(principal: CurrentUser, context: Context) -> CamerasPublic:
+    """The cameras you may see, by name."""
+    with context.services.store.session() as session:
+        cameras = CameraRepo(session).list_public(camera_ids=principal.camera_ids)
+    items = [_public(context, c) for c in cameras]
+    return CamerasPublic(items=items, count=len(items))
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={403: {"model": Problem}, 409: {"model": Problem}},
+)
+def create_camera(
+    body: CameraCreate, principal: CameraEditor, context: Context, client: Client
+) -> CameraPublic:
+    """Add a camera (admin, supervisor); the runtime starts it at once if enabled."""
+    forbid_restricted(principal, "add cameras")
+    config = stored_config(body.name, body.config)
+    fields = body.model_dump(exclude={"name", "source", "config"})
+    try:
+        with context.services.store.session() as session:
+            camera = CameraRepo(session).create(
+                name=body.name, source=body.source, config=config, **fields
+            )
+    except StoreError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    record(
+        context.services.store, action=Action.CAMERA_CREATE, username=principal.username,
+        client=client, camera_id=camera.id, target=camera.name,
+    )  # fmt: skip
+    _sync(context, camera.id)
+    return _public(context, camera)
+
+
+@router.get("/{camera_id}", responses=_NOT_FOUND)
+def get_camera(camera_id: CameraId, principal: CurrentUser, context: Context) -> CameraPublic:
+    """One camera (404 if it does not exist or you may not see it)."""
+    return _public(context, visible_camera(context, principal, camera_id))
+
+
+@router.patch("/{camera_id}", responses=_CHANGE_ERRORS)
+def update_camera(
+    camera_id: CameraId,
+    body: CameraUpdate,
+    principal: CameraEditor,
+    context: Context,
+    client: Client,
+) -> CameraPublic:
+    """Change some fields (admin, supervisor); the runtime restarts the camera with them."""
+    current = visible_camera(context, principal, camera_id)
+    given = body.model_dump(exclude_unset=True)
+    for key in ("name", "source", "enabled", "config"):
+        if key in given and given[key] is None:
+            raise HTTPException(
+                UNPROCESSABLE,
+                detail=[{"loc": ["body", key], "msg": "must not be null", "type": "value_error"}],
+            )
+    if "config" in given:
+        given["config"] = stored_config(given.get("name", current.name), given["config"])
+    changes = CameraChanges(**given)  # type: ignore[typeddict-item]
+    try:
+        with context.services.store.session() as session:
+            camera = CameraRepo(session).update(camera_id=camera_id, changes=changes)
+    except StoreError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    if camera is None:  # deleted meanwhile
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"camera {camera_id} not found")
+    record(
+        context.services.store, action=Action.CAMERA_UPDATE, username=principal.username,
+        client=client, camera_id=camera_id, target=camera.name,
+        detail={"fields": sorted(given)},
+    )  # fmt: skip
+    _sync(context, camera_id)
+    return _public(context, camera)
+
+
+@router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_CHANGE_ERRORS)
+def delete_camera(
+    camera_id: CameraId, principal: CameraEditor, context: Context, client: Client
+) -> Response:
+    """Delete a camera with its events, snapshots and counts (admin, supervisor)."""
+    current = visible_camera(context, principal, camera_id)
+    with context.services.store.session() as session:
+        snapshots = CameraRepo(session).delete(camera_id=camera_id)
+    for path in snapshots or ():
+        context.media.delete(path)
+    context.services.hub.forget(camera_id)
+    context.services.metrics.forget_camera(camera_id)
+    record(
+        context.services.store, action=Action.CAMERA_DELETE, username=principal.username,
+        client=client, camera_id=camera_id, target=current.name,
+    )  # fmt: skip
+    _sync(context, camera_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,151 @@
+"""Live routes: the event stream (SSE), a camera's MJPEG stream and its latest frame.
+
+Frames come only from the hub, which holds the engine's anonymised JPEGs; nothing else is
+ever served. Opening a stream and reading a frame are written to the audit trail first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, status
+from fastapi.responses import Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from citybrain.api.audit import Action, record
+from citybrain.api.deps import Client, Context, CurrentUser, VideoViewer, visible_camera
+from citybrain.api.hub import LatestFrame, LiveHub, Subscription, health_public
+from citybrain.api.schemas import MAX_ID, Problem
+
+__all__ = ["BOUNDARY", "router"]
+
+router = APIRouter(tags=["live"])
+
+BOUNDARY = "frame"
+_NO_CACHE = {"Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no"}
+CameraId = Annotated[int, Path(ge=1, le=MAX_ID, description="The camera's id.")]
+_VIDEO_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"model": Problem}, 404: {"model": Problem},
+    503: {"model": Problem, "description": "The camera has sent no frame yet."},
+}  # fmt: skip
+
+
+def _sse(kind: str, data: str, seq: int | None = None) -> bytes:
+    head = f"id: {seq}\n" if seq is not None else ""
+    return f"{head}event: {kind}\ndata: {data}\n\n".encode()
+
+
+async def _event_stream(
+    hub: LiveHub, subscription: Subscription, heartbeat_s: float
+) -> AsyncIterator[bytes]:
+    try:
+        yield b"retry: 3000\n\n"
+        for camera_id, health in sorted(hub.health().items()):
+            if subscription.wants(camera_id):
+                yield _sse("health", health_public(health).model_dump_json())
+        while True:
+            messages = await subscription.get(timeout=heartbeat_s)
+            if not messages:
+                yield b": keep-alive\n\n"  # also finds out when the client is gone
+            for message in messages:
+                yield _sse(message.kind, message.data, message.seq)
+    finally:
+        hub.unsubscribe(subscription)
+
+
+@router.get(
+    "/api/events/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}},
+                     "description": "`event: event` (LiveEventPublic) and `event: health` "
+                                    "(CameraHealthPublic) messages."}},
+)  # fmt: skip
+async def event_stream(principal: CurrentUser, context: Context, client: Client) -> Response:
+    """New and updated events and camera health of the cameras you may see, as Server-Sent
+    Events. A slow client loses the oldest messages, never the newest."""
+    await run_in_threadpool(
+        record, context.services.store, action=Action.STREAM_OPEN,
+        username=principal.username, client=client,
+    )  # fmt: skip
+    hub = context.services.hub
+    subscription = hub.subscribe(camera_ids=principal.camera_ids)
+    return StreamingResponse(
+        _event_stream(hub, subscription, context.heartbeat_s),
+        media_type="text/event-stream",
+        headers=_NO_CACHE,
+    )
+
+
+def _part(frame: LatestFrame) -> bytes:
+    head = (
+        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(frame.jpeg)}\r\n"
+        f"X-Timestamp: {frame.timestamp:.3f}\r\n\r\n"
+    )
+    return head.encode() + frame.jpeg + b"\r\n"
+
+
+async def _mjpeg(hub: LiveHub, frame: LatestFrame, poll_s: float) -> AsyncIterator[bytes]:
+    last = -1
+    current: LatestFrame | None = frame
+    while current is not None:  # None: the camera was deleted or stopped
+        if current.seq != last:
+            last = current.seq
+            yield _part(current)
+        await asyncio.sleep(poll_s)
+        current = hub.frame(frame.camera_id)
+
+
+async def _latest(context: Context, principal: VideoViewer, camera_id: int) -> LatestFrame:
+    await run_in_threadpool(visible_camera, context, principal, camera_id)
+    frame = context.services.hub.frame(camera_id)
+    if frame is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=f"camera {camera_id} has sent no frame yet: it may be starting, disabled "
+            "or unreachable (see its health)",
+            headers={"Retry-After": "2"},
+        )
+    return frame
+
+
+@router.get(
+    "/api/cameras/{camera_id}/live.mjpeg",
+    response_class=StreamingResponse,
+    responses={200: {"content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}": {}}},
+               **_VIDEO_ERRORS},
+)  # fmt: skip
+async def live_mjpeg(
+    camera_id: CameraId, principal: VideoViewer, context: Context, client: Client
+) -> Response:
+    """The camera's anonymised live view as multipart MJPEG (for an ``<img>`` tag)."""
+    frame = await _latest(context, principal, camera_id)
+    await run_in_threadpool(
+        record, context.services.store, action=Action.LIVE_OPEN,
+        username=principal.username, client=client, camera_id=camera_id,
+    )  # fmt: skip
+    fps = context.services.settings.live_fps
+    poll_s = min(0.5, max(0.02, 1 / (2 * fps)))
+    return StreamingResponse(
+        _mjpeg(context.services.hub, frame, poll_s),
+        media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+        headers=_NO_CACHE,
+    )
+
+
+@router.get(
+    "/api/cameras/{camera_id}/frame.jpg",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, **_VIDEO_ERRORS},
+)
+async def latest_frame(
+    camera_id: CameraId, principal: VideoViewer, context: Context, client: Client
+) -> Response:
+    """The camera's latest anonymised frame as a JPEG."""
+    frame = await _latest(context, principal, camera_id)
+    await run_in_threadpool(
+        record, context.services.store, action=Action.FRAME_READ,
+        username=principal.username, client=client, camera_id=camera_id,
+    )  # fmt: skip
+    return Response(frame.jpeg, media_type="image/jpeg", headers=_NO_CACHE)

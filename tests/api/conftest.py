@@ -1,0 +1,80 @@
+"""API fixtures: the real app over a real store (SQLite and PostgreSQL), a test client, users.
+
+Only the camera runtime's control side is a test double (``RecordingCameras``): it records
+``sync`` calls; the runtime itself is tested end to end by its own tests.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from citybrain.api.main import create_app
+from citybrain.server.services import Services
+from citybrain.server.settings import ServerSettings
+from citybrain.store import Store, open_store, sqlite_url
+
+# pytest runs with --import-mode=importlib, which leaves sys.path alone: tests/ holds the shared
+# helpers (support.postgres), this folder the API tests' own (apisupport).
+for _path in (Path(__file__).resolve().parents[1], Path(__file__).resolve().parent):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from apisupport import FAST_PASSWORDS, RecordingCameras, World, truncate  # noqa: E402
+
+from support.postgres import postgres_server, postgres_url  # noqa: E402
+
+__all__ = ["postgres_server", "postgres_url"]
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated, empty store on each backend."""
+    if request.param == "sqlite":
+        opened = open_store(sqlite_url(tmp_path / "db"))
+        yield opened
+        opened.close()
+        return
+    opened = open_store(request.getfixturevalue("postgres_url"))
+    truncate(opened)
+    try:
+        yield opened
+    finally:
+        truncate(opened)
+        opened.close()
+
+
+@pytest.fixture
+def cameras() -> RecordingCameras:
+    return RecordingCameras()
+
+
+@pytest.fixture
+def services(store: Store, cameras: RecordingCameras, tmp_path: Path) -> Services:
+    settings = ServerSettings(data_dir=tmp_path / "data", token_hours=1.0, live_fps=15.0)
+    return Services(settings=settings, store=store, cameras=cameras)
+
+
+@pytest.fixture
+def app(services: Services) -> FastAPI:
+    return create_app(
+        services, retention_interval_s=3600.0, heartbeat_s=0.5, passwords=FAST_PASSWORDS
+    )
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def world(client: TestClient, services: Services) -> World:
+    return World(client=client, services=services)
