@@ -10,6 +10,7 @@ import typer
 from citybrain import __version__
 from citybrain.commands import hardhat, models, users
 from citybrain.commands.analyze import analyze_command
+from citybrain.commands.serve import serve_command
 
 __all__ = ["app"]
 
@@ -19,6 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command("serve")(serve_command)
 app.command("analyze")(analyze_command)
 app.add_typer(hardhat.app, name="hardhat")
 app.add_typer(models.app, name="models")

@@ -1,0 +1,150 @@
+"""The models of one worker process, shared by all its cameras.
+
+Every camera of a worker that asks for the same detector (family, model, input size,
+thresholds) shares one :class:`~citybrain.vision.batching.BatchingDetector`; each camera sees it
+through a :class:`SharedDetector`, which raises :class:`~citybrain.pipeline.DetectorBusyError`
+when the batcher's queue is full, so that the camera drops that frame instead of queueing it.
+The face detector of the anonymiser and the hard-hat classifier are shared too (ONNX Runtime
+sessions may be run from several threads at once).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from citybrain.config.model import CameraConfig
+from citybrain.core.detections import Detections
+from citybrain.core.frame import Image
+from citybrain.pipeline import DetectorBusyError, Vision
+from citybrain.vision.anonymise import Anonymiser, AnonymiserConfig
+from citybrain.vision.batching import BatchingDetector, BatchStats
+from citybrain.vision.detector import DetectorSpec, build_detector
+from citybrain.vision.hardhat import HardhatClassifier
+from citybrain.vision.models import locate
+
+__all__ = ["BatchSettings", "SharedDetector", "VisionPool"]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSettings:
+    """How a worker's shared detectors batch.
+
+    Attributes:
+        max_batch: most images per detector call.
+        max_wait: seconds a request waits for others to join its batch.
+        max_queue: requests waiting at most; a camera that finds it full drops its frame.
+        threads: ONNX Runtime threads per detector; ``None`` = its default.
+    """
+
+    max_batch: int = 4
+    max_wait: float = 0.005
+    max_queue: int = 8
+    threads: int | None = None
+
+
+class SharedDetector:
+    """One camera's view of a shared :class:`BatchingDetector` (a :class:`Detector`)."""
+
+    def __init__(self, batcher: BatchingDetector) -> None:
+        self._batcher = batcher
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self._batcher.labels
+
+    def detect(self, images: Sequence[Image]) -> list[Detections]:
+        """Objects in each image.
+
+        Raises:
+            DetectorBusyError: the shared queue is full: drop the frame, do not wait.
+        """
+        futures: list[Future[Detections]] = []
+        for image in images:
+            future = self._batcher.submit(image)
+            if future is None:
+                for waiting in futures:
+                    waiting.cancel()
+                raise DetectorBusyError("the shared detector's queue is full")
+            futures.append(future)
+        return [future.result() for future in futures]
+
+
+class VisionPool:
+    """Builds each camera's :class:`Vision` from the worker's shared models (verb: :meth:`vision`).
+
+    Args:
+        settings: batching and threading of the shared detectors.
+    """
+
+    def __init__(self, settings: BatchSettings | None = None) -> None:
+        self.settings = settings or BatchSettings()
+        self._lock = threading.Lock()
+        self._detectors: dict[DetectorSpec, BatchingDetector] = {}
+        self._anonymisers: dict[float, Anonymiser] = {}
+        self._hardhat: HardhatClassifier | None = None
+
+    def vision(self, config: CameraConfig) -> Vision:
+        """The models ``config`` asks for, loading each the first time it is needed.
+
+        Raises:
+            ModelError: a model file is missing or fails its checksum.
+        """
+        with self._lock:
+            return Vision(
+                detector=SharedDetector(self._detector(config)),
+                hardhat=self._classifier(config),
+                anonymiser=self._anonymiser(config),
+            )
+
+    def stats(self) -> dict[str, BatchStats]:
+        """Counters of each shared detector, by model file name."""
+        with self._lock:
+            return {spec.path.name: batcher.stats() for spec, batcher in self._detectors.items()}
+
+    def close(self) -> None:
+        """Stop the shared detectors (after the requests already queued)."""
+        with self._lock:
+            batchers = list(self._detectors.values())
+            self._detectors.clear()
+        for batcher in batchers:
+            batcher.close(timeout=5.0)
+
+    def _detector(self, config: CameraConfig) -> BatchingDetector:
+        section = config.detector
+        spec = DetectorSpec(
+            family=section.family,
+            path=locate(section.model, allow_download=False),
+            input_size=section.input_size,
+            confidence=section.confidence,
+            nms_iou=section.nms_iou,
+            threads=self.settings.threads,
+        )
+        batcher = self._detectors.get(spec)
+        if batcher is None:
+            s = self.settings
+            batcher = BatchingDetector(
+                build_detector(spec), max_batch=s.max_batch, max_wait=s.max_wait,
+                max_queue=s.max_queue,
+            )  # fmt: skip
+            self._detectors[spec] = batcher
+        return batcher
+
+    def _anonymiser(self, config: CameraConfig) -> Anonymiser | None:
+        if not config.anonymise.enabled:
+            return None
+        threshold = config.anonymise.face_threshold
+        anonymiser = self._anonymisers.get(threshold)
+        if anonymiser is None:
+            anonymiser = Anonymiser(AnonymiserConfig(face_threshold=threshold))
+            self._anonymisers[threshold] = anonymiser
+        return anonymiser
+
+    def _classifier(self, config: CameraConfig) -> HardhatClassifier | None:
+        if not any(rule.kind == "hardhat_required" for rule in config.rules.values()):
+            return None
+        if self._hardhat is None:
+            self._hardhat = HardhatClassifier()
+        return self._hardhat

@@ -1,0 +1,197 @@
+"""A worker process: runs cameras as threads around one shared, batched detector.
+
+The server starts workers with the ``spawn`` start method (no inherited locks or sessions) and
+talks to them only through queues of typed messages: commands down, events, counts, health and
+live frames up (:mod:`citybrain.runtime.messages`). A worker never touches the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.queues import Queue
+from typing import Protocol
+
+from citybrain.errors import CitybrainError
+from citybrain.ingest.urls import redact_text
+from citybrain.runtime.camera import CameraRunner, RunnerOptions
+from citybrain.runtime.camera_config import config_from_command
+from citybrain.runtime.messages import (
+    CameraHealth,
+    HealthMessage,
+    Shutdown,
+    StartCamera,
+    StopCamera,
+    WorkerCommand,
+    WorkerMessage,
+    WorkerReady,
+)
+from citybrain.runtime.outbox import Outbox
+from citybrain.runtime.vision_pool import BatchSettings, VisionPool
+
+__all__ = ["CommandQueue", "Worker", "WorkerOptions", "worker_main"]
+
+log = logging.getLogger(__name__)
+
+
+class CommandQueue(Protocol):
+    """The part of ``multiprocessing.Queue`` a worker reads commands from."""
+
+    def get(self, block: bool = True, timeout: float | None = None) -> WorkerCommand: ...
+
+
+class ParentCheck(Protocol):
+    """Whether the server process is still there."""
+
+    def __call__(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """Settings of one worker process (picklable: they cross the process boundary).
+
+    Attributes:
+        index: the worker's slot (0-based).
+        runner: timing of its cameras.
+        batch: how its shared detector batches.
+        log_level: the logging level of the process.
+    """
+
+    index: int = 0
+    runner: RunnerOptions = field(default_factory=RunnerOptions)
+    batch: BatchSettings = field(default_factory=BatchSettings)
+    log_level: int = logging.INFO
+
+
+class Worker:
+    """The cameras of one process (verb: :meth:`handle` a command).
+
+    Args:
+        outbox: where messages go up.
+        options: the worker's settings.
+        pool: the shared models; a fresh pool when omitted.
+    """
+
+    def __init__(
+        self, outbox: Outbox, options: WorkerOptions, pool: VisionPool | None = None
+    ) -> None:
+        self.outbox = outbox
+        self.options = options
+        self.pool = pool or VisionPool(options.batch)
+        self.runners: dict[int, CameraRunner] = {}
+        self._terminated = threading.Event()
+
+    def handle(self, command: WorkerCommand) -> bool:
+        """Carry out ``command``; ``False`` once it was :class:`Shutdown`."""
+        if isinstance(command, StartCamera):
+            self._start(command)
+        elif isinstance(command, StopCamera):
+            self._stop(command.camera_id)
+        elif isinstance(command, Shutdown):
+            self.close()
+            return False
+        return True
+
+    def serve(self, commands: CommandQueue, *, parent_alive: ParentCheck | None = None) -> None:
+        """Handle commands until :class:`Shutdown`, SIGTERM (see :meth:`terminate`), or until
+        the parent process is gone; then stop every camera."""
+        try:
+            while not self._terminated.is_set():
+                try:
+                    command = commands.get(timeout=0.5)
+                except queue.Empty:
+                    if parent_alive is not None and not parent_alive():
+                        log.warning("worker %d: the server is gone; stopping", self.options.index)
+                        break
+                    continue
+                if not self.handle(command):
+                    return
+        finally:
+            self.close()
+
+    def terminate(self) -> None:
+        """Leave :meth:`serve` soon (safe to call from a signal handler)."""
+        self._terminated.set()
+
+    def close(self) -> None:
+        """Stop every camera (their open events end and are sent up), then the models."""
+        runners = list(self.runners.values())
+        self.runners.clear()
+        for runner in runners:  # all at once: each may take a moment to close its source
+            runner.request_stop()
+        for runner in runners:
+            runner.stop()
+        self.pool.close()
+
+    def _start(self, command: StartCamera) -> None:
+        self._stop(command.camera_id)
+        try:
+            config = config_from_command(command)
+            vision = self.pool.vision(config)
+        except CitybrainError as exc:
+            error = redact_text(str(exc), command.source)
+            log.error("camera %d cannot start: %s", command.camera_id, error)
+            self.outbox.send(HealthMessage(_offline(command.camera_id, error)))
+            return
+        runner = CameraRunner(command, config, vision, self.outbox, self.options.runner)
+        self.runners[command.camera_id] = runner
+        runner.start()
+        log.info("worker %d: camera %d started", self.options.index, command.camera_id)
+
+    def _stop(self, camera_id: int) -> None:
+        runner = self.runners.pop(camera_id, None)
+        if runner is not None:
+            runner.stop()
+            log.info("worker %d: camera %d stopped", self.options.index, camera_id)
+
+
+def _offline(camera_id: int, error: str) -> CameraHealth:
+    return CameraHealth(
+        camera_id=camera_id,
+        online=False,
+        fps_in=0.0,
+        fps_analysed=0.0,
+        lag_seconds=None,
+        frames_dropped=0,
+        reconnects=0,
+        last_error=error,
+        at=time.time(),
+    )
+
+
+def worker_main(
+    options: WorkerOptions,
+    commands: CommandQueue,
+    reliable: Queue[WorkerMessage],
+    lossy: Queue[WorkerMessage],
+) -> None:
+    """The entry point of a worker process."""
+    # Ctrl-C reaches the whole process group; the server shuts workers down in order instead.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(
+        level=options.log_level,
+        format=f"%(asctime)s %(levelname)s worker-{options.index} %(name)s: %(message)s",
+    )
+    outbox = Outbox(reliable, lossy)
+    worker = Worker(outbox, options)
+    # SIGTERM (a service manager stopping the whole group, say) stops the cameras cleanly.
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: worker.terminate())
+    parent = multiprocessing.parent_process()
+    outbox.send(WorkerReady(worker=options.index, pid=os.getpid()))
+
+    def parent_alive() -> bool:
+        if parent is None or parent.is_alive():
+            return True
+        # Nobody reads our messages any more: nothing may wait for room on the way out.
+        outbox.close()
+        for up in (reliable, lossy):
+            up.cancel_join_thread()
+        return False
+
+    worker.serve(commands, parent_alive=parent_alive)

@@ -1,0 +1,203 @@
+"""The composition root of ``citybrain serve``: store, writers, camera supervisor, hub and API.
+
+:func:`build_server` wires the parts; :func:`run_server` starts the cameras, serves HTTP with
+uvicorn until SIGINT or SIGTERM, then shuts down in order: HTTP first, then the cameras (their
+open events end and reach the writers), then the writers (everything buffered is written, or
+journalled if the database is away), then the database connections.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+from fastapi import FastAPI
+
+from citybrain.api.hub import LiveHub
+from citybrain.api.main import create_app
+from citybrain.api.media import MediaStore
+from citybrain.api.metrics import ServerMetrics
+from citybrain.runtime.camera import RunnerOptions
+from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
+from citybrain.runtime.vision_pool import BatchSettings
+from citybrain.runtime.worker import WorkerOptions
+from citybrain.server.demo import add_demo_cameras
+from citybrain.server.services import Services
+from citybrain.server.settings import ServerSettings
+from citybrain.server.sink import MessageSink
+from citybrain.store import CameraRepo, CountWriter, EventWriter, Store, UserRepo, open_store
+
+__all__ = ["Server", "build_server", "run_server", "supervisor_options"]
+
+log = logging.getLogger(__name__)
+
+SAMPLES_VAR = "CITYBRAIN_SAMPLES"
+
+
+@dataclass(slots=True)
+class Server:
+    """The running parts of one server; :meth:`close` stops them in order."""
+
+    settings: ServerSettings
+    store: Store
+    events: EventWriter
+    counts: CountWriter
+    supervisor: Supervisor
+    services: Services
+    app: FastAPI
+
+    def close(self) -> None:
+        """Stop the cameras, flush the writers, close the database (safe to call twice)."""
+        self.supervisor.close()
+        self.events.close()
+        self.counts.close()
+        self.store.close()
+        log.info("server stopped: events and counts flushed")
+
+
+def supervisor_options(settings: ServerSettings) -> SupervisorOptions:
+    """The camera runtime's settings from the server's."""
+    worker = WorkerOptions(
+        runner=RunnerOptions(live_fps=settings.live_fps),
+        batch=BatchSettings(threads=settings.detector_threads),
+        log_level=logging.getLogger().getEffectiveLevel(),
+    )
+    return SupervisorOptions(workers=settings.workers, worker=worker)
+
+
+def build_server(settings: ServerSettings, options: SupervisorOptions | None = None) -> Server:
+    """Open the store and wire every part (nothing runs until :func:`run_server`).
+
+    Raises:
+        StoreError: the database cannot be opened or migrated.
+        ConfigError: the token key in the data directory is unusable.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.resolved_database_url)
+    events = EventWriter(store, data_dir=settings.data_dir)
+    counts = CountWriter(store, data_dir=settings.data_dir)
+    hub = LiveHub()
+    metrics = ServerMetrics()
+    sink = MessageSink(
+        events=events, counts=counts, hub=hub, media=MediaStore(settings.media_dir),
+        metrics=metrics,
+    )  # fmt: skip
+    supervisor = Supervisor(
+        store, sink.handle, options or supervisor_options(settings), forget=sink.forget
+    )
+    services = Services(
+        settings=settings, store=store, cameras=supervisor, hub=hub, metrics=metrics
+    )
+    return Server(
+        settings=settings, store=store, events=events, counts=counts, supervisor=supervisor,
+        services=services, app=create_app(services),
+    )  # fmt: skip
+
+
+def run_server(settings: ServerSettings) -> None:
+    """Serve until SIGINT or SIGTERM, then shut down cleanly.
+
+    Raises:
+        StoreError: the database cannot be opened.
+        ConfigError: the token key is unusable.
+    """
+    server = build_server(settings)
+    _on_stop_signals(_raise_stop)
+    try:
+        _prepare_cameras(server)
+        server.supervisor.start()
+        _greet(server)
+        config = uvicorn.Config(
+            server.app, host=settings.host, port=settings.port, log_config=None,
+            access_log=False, timeout_graceful_shutdown=5,
+        )  # fmt: skip
+        # uvicorn handles SIGINT and SIGTERM itself (a graceful HTTP stop), then re-raises the
+        # signal it caught: it lands in _raise_stop instead of killing the process unflushed.
+        _Uvicorn(config, on_exit=server.supervisor.begin_shutdown).run()
+    except _StopRequested:
+        pass
+    finally:
+        _on_stop_signals(_note_stop)
+        log.info("shutting down: stopping cameras and flushing events")
+        server.close()
+
+
+def _prepare_cameras(server: Server) -> None:
+    with server.store.session() as session:
+        has_cameras = bool(CameraRepo(session).list_public())
+    samples = os.environ.get(SAMPLES_VAR)
+    want_demo = server.settings.demo
+    if want_demo is None:
+        want_demo = bool(samples) and not has_cameras
+    if want_demo:
+        if not samples:
+            log.warning("demo cameras asked for, but %s is not set: none added", SAMPLES_VAR)
+        else:
+            added = add_demo_cameras(server.store, Path(samples))
+            log.info("%d demo camera(s) added from %s", len(added), samples)
+            return
+    if not has_cameras:
+        _hint_cameras(server.settings)
+
+
+def _hint_cameras(settings: ServerSettings) -> None:
+    url = f"http://{settings.host}:{settings.port}"
+    log.info(
+        "no cameras yet. Add one through the API with an admin's token, e.g.\n"
+        "  TOKEN=$(citybrain user token ADMIN --name setup --data %s)\n"
+        "  curl -X POST %s/api/cameras -H \"Authorization: Bearer $TOKEN\" "
+        "-H 'Content-Type: application/json' \\\n"
+        "    -d '{\"name\": \"gate\", \"source\": \"rtsp://user:pass@camera/stream\", "
+        "\"config\": {\"zones\": {}, \"rules\": {}}}'\n"
+        "or set %s to a folder of clips for demo cameras.",
+        settings.data_dir, url, SAMPLES_VAR,
+    )  # fmt: skip
+
+
+def _greet(server: Server) -> None:
+    settings = server.settings
+    with server.store.session() as session:
+        has_users = bool(UserRepo(session).list())
+    print(f"citybrain serving on http://{settings.host}:{settings.port}", flush=True)
+    if not has_users:
+        print(
+            "no users yet: create the first admin with "
+            f"`citybrain user add NAME --role admin --data {settings.data_dir}`",
+            flush=True,
+        )
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn's server, telling the supervisor at the first stop signal (not after HTTP
+    shutdown), so that workers stopped by the same signal are not restarted meanwhile."""
+
+    def __init__(self, config: uvicorn.Config, *, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_exit()
+        super().handle_exit(sig, frame)
+
+
+class _StopRequested(Exception):  # noqa: N818 - control flow, not an error
+    """SIGINT or SIGTERM arrived: leave the serving loop, then shut down in order."""
+
+
+def _on_stop_signals(handler: Callable[[int, FrameType | None], None]) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+
+
+def _raise_stop(sig: int, _frame: FrameType | None) -> None:
+    raise _StopRequested(signal.Signals(sig).name)
+
+
+def _note_stop(sig: int, _frame: FrameType | None) -> None:
+    log.warning("%s: already shutting down, flushing events", signal.Signals(sig).name)

@@ -1,0 +1,183 @@
+"""The camera supervisor on a real development clip: real worker processes, real models.
+
+Every test starts one spawned worker process (a few seconds of imports and model loading).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeGuard
+
+import cv2
+import numpy as np
+import pytest
+
+from citybrain.core.events import EventPhase
+from citybrain.runtime.messages import EventMessage, FrameMessage, HealthMessage, WorkerMessage
+from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
+from citybrain.store import CameraRepo, Store
+
+pytestmark = pytest.mark.slow
+
+CLIP = "worker-zone-detection.mp4"
+
+
+def decodes_as_jpeg(data: bytes) -> bool:
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    return image is not None and image.ndim == 3
+
+
+def started(camera_id: int, rule: str | None = None) -> Any:
+    def match(message: WorkerMessage) -> bool:
+        return (
+            isinstance(message, EventMessage)
+            and message.camera_id == camera_id
+            and message.update.phase == EventPhase.START
+            and (rule is None or message.update.event.rule == rule)
+        )
+
+    return match
+
+
+def health_of(
+    camera_id: int, *, online: bool
+) -> Callable[[WorkerMessage], TypeGuard[HealthMessage]]:
+    def match(message: WorkerMessage) -> TypeGuard[HealthMessage]:
+        return (
+            isinstance(message, HealthMessage)
+            and message.health.camera_id == camera_id
+            and message.health.online is online
+        )
+
+    return match
+
+
+@pytest.fixture
+def supervisor(models: Path, store: Store, recorder: Any) -> Iterator[Supervisor]:
+    supervisor = Supervisor(store, recorder, SupervisorOptions(workers=1))
+    yield supervisor
+    supervisor.close()
+
+
+def test_camera_runs_sends_typed_messages_and_stops(
+    supervisor: Supervisor, recorder: Any, add_camera: Any, store: Store,
+    samples_dir: Path, zone_config: dict[str, Any],
+) -> None:  # fmt: skip
+    camera_id = add_camera("dock", str(samples_dir / CLIP), zone_config)
+    supervisor.start()
+
+    start = recorder.wait_for(started(camera_id), timeout=60)
+    assert isinstance(start, EventMessage)
+    assert start.update.event.camera == "dock"
+    assert start.update.event.label == "person"
+    assert start.snapshot_jpeg is not None and decodes_as_jpeg(start.snapshot_jpeg)
+    assert abs(start.wall_origin + start.update.event.start - time.time()) < 30
+    frame = recorder.wait_for(lambda m: isinstance(m, FrameMessage), timeout=10)
+    assert isinstance(frame, FrameMessage) and decodes_as_jpeg(frame.jpeg)
+
+    def analysing(message: WorkerMessage) -> bool:
+        # The config's rate is 5 fps; the clip plays in real time.
+        online = health_of(camera_id, online=True)
+        return online(message) and 4 <= message.health.fps_analysed <= 6
+
+    recorder.wait_for(analysing, timeout=15)
+    assert supervisor.ready()
+    assert supervisor.health()[camera_id].online
+
+    with store.session() as session:
+        CameraRepo(session).update(camera_id=camera_id, changes={"enabled": False})
+    supervisor.sync(camera_id)
+    assert supervisor.settle(10)
+    assert camera_id not in supervisor.running()
+    assert camera_id not in supervisor.health()
+    time.sleep(3.0)  # the worker has stopped the camera by now: no news of it afterwards
+    mark = recorder.mark()
+    time.sleep(2.0)
+    assert not [m for m in recorder.since(mark) if isinstance(m, HealthMessage | FrameMessage)]
+
+
+def test_config_change_restarts_the_camera(
+    supervisor: Supervisor, recorder: Any, add_camera: Any, store: Store,
+    samples_dir: Path, zone_config: dict[str, Any],
+) -> None:  # fmt: skip
+    camera_id = add_camera("dock", str(samples_dir / CLIP), zone_config)
+    supervisor.start()
+    recorder.wait_for(started(camera_id, "no_entry"), timeout=60)
+    pid = supervisor.worker_pids()[0]
+
+    changed = dict(zone_config)
+    changed["rules"] = {"keep_out": dict(zone_config["rules"]["no_entry"])}
+    with store.session() as session:
+        CameraRepo(session).update(camera_id=camera_id, changes={"config": changed})
+    mark = recorder.mark()
+    supervisor.sync(camera_id)
+    assert supervisor.settle(10)
+    assert '"keep_out"' in supervisor.running()[camera_id].config_json
+
+    # The old pipeline ends its open event; the new one starts under the new rule name.
+    recorder.wait_for(started(camera_id, "keep_out"), timeout=30, after=mark)
+    ends = [
+        m for m in recorder.since(mark)
+        if isinstance(m, EventMessage) and m.update.phase == EventPhase.END
+    ]  # fmt: skip
+    assert any(m.update.event.rule == "no_entry" for m in ends)
+    assert supervisor.worker_pids()[0] == pid  # a restart of the camera, not of the worker
+
+    supervisor.sync(camera_id)  # nothing changed: no restart
+    assert supervisor.settle(10)
+    mark = recorder.mark()
+    time.sleep(2.0)
+    assert not [
+        m for m in recorder.since(mark)
+        if isinstance(m, EventMessage) and m.update.phase == EventPhase.END
+    ]  # fmt: skip
+
+
+def test_crashed_worker_is_restarted_with_its_cameras(
+    supervisor: Supervisor, recorder: Any, add_camera: Any,
+    samples_dir: Path, zone_config: dict[str, Any],
+) -> None:  # fmt: skip
+    camera_id = add_camera("dock", str(samples_dir / CLIP), zone_config)
+    supervisor.start()
+    recorder.wait_for(started(camera_id), timeout=60)
+    pid = supervisor.worker_pids()[0]
+    assert pid is not None
+
+    mark = recorder.mark()
+    os.kill(pid, signal.SIGKILL)
+    offline = recorder.wait_for(health_of(camera_id, online=False), timeout=5, after=mark)
+    assert isinstance(offline, HealthMessage)
+    assert "exited" in (offline.health.last_error or "")
+
+    recorder.wait_for(health_of(camera_id, online=True), timeout=60, after=mark)
+    recorder.wait_for(started(camera_id), timeout=30, after=mark)
+    new_pid = supervisor.worker_pids()[0]
+    assert new_pid is not None and new_pid != pid
+    assert supervisor.ready()
+
+
+def test_invalid_config_and_missing_file_are_reported(
+    supervisor: Supervisor, recorder: Any, add_camera: Any, tmp_path: Path,
+) -> None:  # fmt: skip
+    bad = add_camera("bad", str(tmp_path / "x.mp4"), {"rules": {"r": {"kind": "nope"}}})
+    missing = add_camera("missing", str(tmp_path / "absent.mp4"), {})
+    supervisor.start()
+    assert supervisor.settle(10)
+
+    assert bad not in supervisor.running()
+    error = supervisor.health()[bad].last_error or ""
+    assert "camera 'bad'" in error and "rules" in error
+
+    def missing_file(message: WorkerMessage) -> bool:
+        return (
+            isinstance(message, HealthMessage)
+            and message.health.camera_id == missing
+            and "absent.mp4" in (message.health.last_error or "")
+        )
+
+    recorder.wait_for(missing_file, timeout=60)
+    assert not supervisor.health()[missing].online
