@@ -15,7 +15,9 @@ from typing import Any, TypeGuard
 import cv2
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from citybrain.cli import app
 from citybrain.core.events import EventPhase
 from citybrain.runtime.messages import EventMessage, FrameMessage, HealthMessage, WorkerMessage
 from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
@@ -181,3 +183,51 @@ def test_invalid_config_and_missing_file_are_reported(
 
     recorder.wait_for(missing_file, timeout=60)
     assert not supervisor.health()[missing].online
+
+
+def test_cameras_added_outside_the_api_are_picked_up_by_reconcile(
+    models: Path, store: Store, recorder: Any, samples_dir: Path, tmp_path: Path
+) -> None:
+    """``citybrain camera add`` writes the store directly; a running server finds the camera."""
+    supervisor = Supervisor(store, recorder, SupervisorOptions(workers=1, reconcile=1.0))
+    try:
+        supervisor.start()
+        config = tmp_path / "dock.yaml"
+        config.write_text(
+            "zones: {all: {polygon: [[0, 0], [1, 0], [1, 1], [0, 1]]}}\n"
+            "rules: {no_entry: {kind: restricted_zone, zone: all, labels: [person]}}\n"
+        )
+        url = store.engine.url.render_as_string(hide_password=False)
+        settings = tmp_path / "server.yaml"
+        settings.write_text(f"data_dir: {tmp_path / 'data'}\ndatabase_url: {url}\n")
+        result = CliRunner().invoke(
+            app,
+            ["camera", "add", "dock", str(samples_dir / CLIP), "-c", str(config),
+             "--settings", str(settings)],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        with store.session() as session:
+            camera = CameraRepo(session).by_name(name="dock")
+        assert camera is not None and camera.config["rules"]["no_entry"]["zone"] == "all"
+        assert recorder.wait_for(started(camera.id), timeout=60) is not None
+        listing = CliRunner().invoke(app, ["camera", "list", "--settings", str(settings)])
+        assert "dock\tenabled" in listing.output
+        removed = CliRunner().invoke(app, ["camera", "remove", "dock", "--settings", str(settings)])
+        assert removed.exit_code == 0, removed.output
+        deadline = time.monotonic() + 15
+        while camera.id in supervisor.running() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert camera.id not in supervisor.running()
+    finally:
+        supervisor.close()
+
+
+def test_camera_cli_refuses_a_bad_config(store: Store, tmp_path: Path, samples_dir: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("rules: {x: {kind: dwell, zone: nowhere, labels: [car], seconds: 5}}\n")
+    result = CliRunner().invoke(
+        app, ["camera", "add", "dock", str(samples_dir / CLIP), "-c", str(config),
+              "--data", str(tmp_path / "d")],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "rules.x.zone: unknown zone 'nowhere'" in result.output

@@ -4,50 +4,19 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from citybrain.api.schemas import USERNAME_PATTERN
 from citybrain.api.security import Passwords, hash_api_token, new_api_token
+from citybrain.commands.common import DataOption, SettingsOption, fail, open_data_store
 from citybrain.errors import CitybrainError
-from citybrain.server.settings import load_settings
-from citybrain.store import CameraRepo, Role, Store, TokenRepo, UserRepo, open_store
+from citybrain.store import CameraRepo, Role, TokenRepo, UserRepo
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Users of the operations centre and their API tokens.", no_args_is_help=True)
-
-DataOption = Annotated[
-    Path | None,
-    typer.Option("--data", help="Data directory (default: $CITYBRAIN_DATA or ./citybrain-data)."),
-]
-SettingsOption = Annotated[
-    Path | None,
-    typer.Option("--settings", help="The server's settings file (for its database URL)."),
-]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
-
-
-@contextmanager
-def _store(settings_file: Path | None, data: Path | None) -> Iterator[Store]:
-    try:
-        settings = load_settings(settings_file, data_dir=data)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = open_store(settings.resolved_database_url)
-    except (CitybrainError, OSError) as exc:
-        raise _fail(str(exc)) from None
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _read_password() -> str:
@@ -71,27 +40,27 @@ def add(
 ) -> None:
     """Add user NAME; the password is read from standard input (never echoed)."""
     if not re.fullmatch(USERNAME_PATTERN, name) or len(name) > 120:
-        raise _fail(f"user name {name!r}: use 1-120 letters, digits and _ . @ -")
+        raise fail(f"user name {name!r}: use 1-120 letters, digits and _ . @ -")
     password = _read_password()
     try:
         password_hash = Passwords().hash(password)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     wanted = [n.strip() for n in (cameras or "").split(",") if n.strip()]
-    with _store(settings_file, data) as store:
+    with open_data_store(settings_file, data) as store:
         try:
             with store.session() as session:
                 camera_ids = []
                 for camera_name in wanted:
                     camera = CameraRepo(session).by_name(name=camera_name)
                     if camera is None:
-                        raise _fail(f"no camera named {camera_name!r}")
+                        raise fail(f"no camera named {camera_name!r}")
                     camera_ids.append(camera.id)
                 UserRepo(session).create(
                     username=name, password_hash=password_hash, role=role, camera_ids=camera_ids
                 )
         except CitybrainError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     limited = f", limited to {', '.join(wanted)}" if wanted else ""
     typer.echo(f"added user {name!r} ({role.value}{limited})")
 
@@ -105,17 +74,17 @@ def token(
 ) -> None:
     """Make a new API token for user NAME and print it once (only its hash is kept)."""
     secret = new_api_token()
-    with _store(settings_file, data) as store:
+    with open_data_store(settings_file, data) as store:
         try:
             with store.session() as session:
                 user = UserRepo(session).by_username(username=name)
                 if user is None:
-                    raise _fail(f"no user named {name!r}")
+                    raise fail(f"no user named {name!r}")
                 record = TokenRepo(session).create(
                     user_id=user.id, name=label, token_hash=hash_api_token(secret)
                 )
         except CitybrainError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     typer.echo(f"token {record.id} ({label}) for {name}; it is shown only now:", err=True)
     typer.echo(secret)
 
@@ -127,7 +96,7 @@ def revoke_token(
     settings_file: SettingsOption = None,
 ) -> None:
     """Revoke API token TOKEN_ID."""
-    with _store(settings_file, data) as store, store.session() as session:
+    with open_data_store(settings_file, data) as store, store.session() as session:
         if not TokenRepo(session).revoke(token_id=token_id):
-            raise _fail(f"no token with id {token_id}")
+            raise fail(f"no token with id {token_id}")
     typer.echo(f"revoked token {token_id}")

@@ -60,6 +60,8 @@ class SupervisorOptions:
         restart_initial: pause before restarting a worker that died soon after starting.
         restart_max: longest such pause (it doubles per quick death).
         store_retry: seconds before re-reading a camera when the store was unreachable.
+        reconcile: seconds between full comparisons with the store, which pick up cameras
+            changed outside this server's API (``citybrain camera add``, another server).
     """
 
     workers: int = 1
@@ -69,6 +71,7 @@ class SupervisorOptions:
     restart_initial: float = 1.0
     restart_max: float = 30.0
     store_retry: float = 2.0
+    reconcile: float = 10.0
 
 
 @dataclass(slots=True)
@@ -113,6 +116,7 @@ class Supervisor:
         self._pending = 0
         self._idle = threading.Condition()
         self._closing = threading.Event()
+        self._next_reconcile = time.monotonic() + self.options.reconcile
         self._thread = threading.Thread(target=self._control, name="supervisor", daemon=True)
 
     # --- CameraControl ---------------------------------------------------------------------
@@ -195,6 +199,9 @@ class Supervisor:
                     self._sync_all()
                 elif camera_id is not None:
                     self._sync(camera_id)
+                if time.monotonic() >= self._next_reconcile:
+                    self._next_reconcile = time.monotonic() + self.options.reconcile
+                    self._sync_all()
                 self._watch_workers()
                 self._retry_due()
                 for health in self._board.expire():

@@ -1,0 +1,119 @@
+"""``citybrain camera``: register, list and remove cameras straight in the store.
+
+A running server picks changes up within its reconcile interval (10 s); the API
+(``POST /api/cameras``) is the immediate way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from citybrain.api.media import MediaStore
+from citybrain.commands.common import DataOption, SettingsOption, fail, open_data_store
+from citybrain.errors import ConfigError, StoreError
+from citybrain.runtime.camera_config import camera_config
+from citybrain.server.settings import load_settings
+from citybrain.store import CameraRepo
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Cameras: add, list and remove them.", no_args_is_help=True)
+
+
+def _read_config(path: Path | None, name: str) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise fail(f"{path}: cannot read camera config: {exc}") from None
+    if not isinstance(data, dict):
+        raise fail(f"{path}: a camera config must be a mapping")
+    try:
+        camera_config(name, data)  # validate now, with the field named, not at run time
+    except ConfigError as exc:
+        raise fail(f"{path}: {exc}") from None
+    section = dict(data.get("camera") or {})
+    section.pop("name", None)
+    section.pop("source", None)
+    return (
+        {**data, "camera": section} if section else {k: v for k, v in data.items() if k != "camera"}
+    )
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="A unique camera name.")],
+    source: Annotated[str, typer.Argument(help="rtsp://, http(s):// URL or a file path.")],
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Zones, lines and rules (YAML).")
+    ] = None,
+    lat: Annotated[float | None, typer.Option(help="Latitude (WGS 84).", min=-90, max=90)] = None,
+    lon: Annotated[
+        float | None, typer.Option(help="Longitude (WGS 84).", min=-180, max=180)
+    ] = None,
+    heading: Annotated[
+        float | None, typer.Option(help="Viewing direction, degrees from north.", min=0, max=360)
+    ] = None,
+    fov: Annotated[
+        float | None, typer.Option(help="Field of view, degrees.", min=1, max=360)
+    ] = None,
+    range_m: Annotated[
+        float | None, typer.Option("--range", help="How far the camera sees, metres.", min=0)
+    ] = None,
+    disabled: Annotated[bool, typer.Option(help="Register it without running it.")] = False,
+    data: DataOption = None,
+    settings: SettingsOption = None,
+) -> None:
+    """Register camera NAME reading SOURCE. Its credentials are stored, never printed."""
+    stored = _read_config(config, name)
+    with open_data_store(settings, data) as store:
+        try:
+            with store.session() as session:
+                camera = CameraRepo(session).create(
+                    name=name,
+                    source=source,
+                    lat=lat,
+                    lon=lon,
+                    heading_deg=heading,
+                    fov_deg=fov,
+                    range_m=range_m,
+                    enabled=not disabled,
+                    config=stored,
+                )
+        except StoreError as exc:
+            raise fail(str(exc)) from None
+    typer.echo(f"camera {camera.id} {camera.name}: {camera.source}")
+
+
+@app.command("list")
+def list_cameras(data: DataOption = None, settings: SettingsOption = None) -> None:
+    """List cameras (sources redacted)."""
+    with open_data_store(settings, data) as store, store.session() as session:
+        for camera in CameraRepo(session).list_public():
+            state = "enabled" if camera.enabled else "disabled"
+            typer.echo(f"{camera.id}\t{camera.name}\t{state}\t{camera.source}")
+
+
+@app.command("remove")
+def remove(
+    name: Annotated[str, typer.Argument(help="The camera's name.")],
+    data: DataOption = None,
+    settings: SettingsOption = None,
+) -> None:
+    """Remove camera NAME with its events and their snapshots."""
+    with open_data_store(settings, data) as store:
+        with store.session() as session:
+            repo = CameraRepo(session)
+            camera = repo.by_name(name=name)
+            if camera is None:
+                raise fail(f"no camera named {name!r}")
+            snapshots = repo.delete(camera_id=camera.id) or []
+        media = MediaStore(load_settings(settings, data_dir=data).media_dir)
+        for path in snapshots:
+            media.delete(path)
+    typer.echo(f"camera {name} removed with {len(snapshots)} snapshot(s)")
