@@ -95,7 +95,9 @@ def throughput(detector: Detector, images: list[Image], batch: int, seconds: flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2, help="detector threads")
+    parser.add_argument(
+        "--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1), help="detector threads"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per clip")
     args = parser.parse_args()
     vision = Vision.load(parse_config(CONFIG), threads=args.threads)
