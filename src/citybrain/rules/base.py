@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from citybrain.core.detections import COCO_LABELS, BoolArray, Detections, label_ids
-from citybrain.core.events import EventUpdate, LineCount
+from citybrain.core.events import Event, EventUpdate, LineCount
 
 __all__ = ["Observation", "Rule", "RuleResult", "Schedule", "bbox_normalised"]
 
@@ -98,6 +98,32 @@ class Rule(abc.ABC):
     @staticmethod
     def label_of(class_id: int) -> str:
         return COCO_LABELS[class_id] if 0 <= class_id < len(COCO_LABELS) else str(class_id)
+
+    def event_template(
+        self,
+        *,
+        zone: str | None = None,
+        line: str | None = None,
+        label: str | None = None,
+        details: dict[str, str | int | float] | None = None,
+    ) -> Event:
+        """An event of this rule with its identity filled in; times, id and score still blank."""
+        return Event(
+            id="",
+            kind=self.kind,
+            rule=self.name,
+            camera=self.camera,
+            zone=zone,
+            line=line,
+            label=label,
+            track_id=None,
+            start=0.0,
+            end=None,
+            score=0.0,
+            bbox=None,
+            snapshot_at=0.0,
+            details=details or {},
+        )
 
     def active(self, observation: Observation) -> bool:
         return self._schedule is None or self._schedule.active(observation.wall_time)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from citybrain.core.events import Event
 from citybrain.core.geometry import PolygonZone
 from citybrain.rules.base import Observation, Rule, RuleResult, Schedule, bbox_normalised
 from citybrain.rules.episodes import Episodes, Key, Sighting
@@ -41,21 +40,7 @@ class HardhatRule(Rule):
         self.threshold = threshold
         self._alpha = smoothing
         self._smoothed: dict[int, tuple[float, float]] = {}  # track -> (P(hard hat), last time)
-        template = Event(
-            id="",
-            kind=self.kind,
-            rule=name,
-            camera=camera,
-            zone=zone.name,
-            line=None,
-            label="person",
-            track_id=None,
-            start=0.0,
-            end=None,
-            score=0.0,
-            bbox=None,
-            snapshot_at=0.0,
-        )
+        template = self.event_template(zone=zone.name, label="person")
         self._episodes = Episodes(template, min_seconds=seconds, end_after=end_after)
 
     def evaluate(self, observation: Observation) -> RuleResult:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from citybrain.core.events import Event
 from citybrain.core.geometry import PolygonZone
 from citybrain.rules.base import Observation, Rule, RuleResult, Schedule, bbox_normalised
 from citybrain.rules.episodes import Episodes, Key, Sighting
@@ -32,22 +31,7 @@ class OccupancyRule(Rule):
         super().__init__(name, camera, labels, schedule)
         self.zone = zone
         self.maximum = maximum
-        template = Event(
-            id="",
-            kind=self.kind,
-            rule=name,
-            camera=camera,
-            zone=zone.name,
-            line=None,
-            label=None,
-            track_id=None,
-            start=0.0,
-            end=None,
-            score=0.0,
-            bbox=None,
-            snapshot_at=0.0,
-            details={"max": maximum},
-        )
+        template = self.event_template(zone=zone.name, details={"max": maximum})
         self._episodes = Episodes(template, min_seconds=seconds, end_after=end_after)
 
     def evaluate(self, observation: Observation) -> RuleResult:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from citybrain.core.events import Event
 from citybrain.core.geometry import PolygonZone
 from citybrain.rules.base import Observation, Rule, RuleResult, Schedule, bbox_normalised
 from citybrain.rules.episodes import Episodes, Key, Sighting
@@ -28,21 +27,7 @@ class ZonePresenceRule(Rule):
     ) -> None:
         super().__init__(name, camera, labels, schedule)
         self.zone = zone
-        template = Event(
-            id="",
-            kind=self.kind,
-            rule=name,
-            camera=camera,
-            zone=zone.name,
-            line=None,
-            label=None,
-            track_id=None,
-            start=0.0,
-            end=None,
-            score=0.0,
-            bbox=None,
-            snapshot_at=0.0,
-        )
+        template = self.event_template(zone=zone.name)
         self._episodes = Episodes(template, min_seconds=seconds, end_after=end_after)
 
     def evaluate(self, observation: Observation) -> RuleResult:

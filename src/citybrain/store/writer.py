@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy.orm import Session
 
@@ -129,7 +129,31 @@ def _count_codec(mode: CountMode) -> RowCodec[CountValues]:
     return RowCodec(key=key, merge=merge, write=write, encode=_encode, decode=decode)
 
 
-class EventWriter:
+class _Writer:
+    """What both writers share: a background :class:`BatchWriter` and its lifecycle."""
+
+    _batch: BatchWriter[Any]
+
+    def stats(self) -> WriterStats:
+        """Pending, written, failures, last error and journal counters."""
+        return self._batch.stats()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything queued is written; ``False`` if ``timeout`` ran out first."""
+        return self._batch.flush(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued (retrying up to ``timeout`` s), journal the rest, stop."""
+        self._batch.close(timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class EventWriter(_Writer):
     """Writes engine events to the store in batches from a background thread.
 
     Start, updates and end of one event become one row (insert or update by event id). While
@@ -171,26 +195,8 @@ class EventWriter:
         row = event_values(update, camera_id=camera_id, origin=origin, snapshot=snapshot)
         self._batch.submit(row)
 
-    def stats(self) -> WriterStats:
-        """Pending, written, failures, last error and journal counters."""
-        return self._batch.stats()
 
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until everything queued is written; ``False`` if ``timeout`` ran out first."""
-        return self._batch.flush(timeout)
-
-    def close(self, timeout: float = 10.0) -> None:
-        """Write what is queued (retrying up to ``timeout`` s), journal the rest, stop."""
-        self._batch.close(timeout)
-
-    def __enter__(self) -> EventWriter:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-
-class CountWriter:
+class CountWriter(_Writer):
     """Writes line counts like :class:`EventWriter` writes events.
 
     Args:
@@ -220,21 +226,3 @@ class CountWriter:
     def submit(self, count: LineCount, *, camera_id: int, origin: datetime) -> None:
         """Queue a line count (returns at once); ``origin`` is the wall clock at stream t=0."""
         self._batch.submit(count_values(count, camera_id=camera_id, origin=origin))
-
-    def stats(self) -> WriterStats:
-        """Pending, written, failures, last error and journal counters."""
-        return self._batch.stats()
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until everything queued is written; ``False`` if ``timeout`` ran out first."""
-        return self._batch.flush(timeout)
-
-    def close(self, timeout: float = 10.0) -> None:
-        """Write what is queued (retrying up to ``timeout`` s), journal the rest, stop."""
-        self._batch.close(timeout)
-
-    def __enter__(self) -> CountWriter:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
