@@ -115,6 +115,6 @@ class World:
             page = AuditRepo(session).search(action=action, limit=500)
         return [
             {"username": e.username, "camera_id": e.camera_id, "target": e.target,
-             "client": e.client, "at": e.at}
+             "client": e.client, "at": e.at, "detail": e.detail}
             for e in page.items
         ]  # fmt: skip

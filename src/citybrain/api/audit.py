@@ -24,6 +24,7 @@ class Action(StrEnum):
     EVENT_ACKNOWLEDGE = "event.acknowledge"
     EVENT_RESOLVE = "event.resolve"
     SNAPSHOT_READ = "snapshot.read"
+    EVENTS_EXPORT = "events.export"
     FRAME_READ = "frame.read"
     LIVE_OPEN = "live.open"
     STREAM_OPEN = "events.stream"

@@ -32,6 +32,7 @@ __all__ = [
     "Client",
     "Context",
     "CurrentUser",
+    "EventExporter",
     "EventHandler",
     "Principal",
     "VideoViewer",
@@ -171,6 +172,8 @@ _READ_VIDEO = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
 VideoViewer = Annotated[Principal, Depends(_require(*_READ_VIDEO, doing="view video"))]
 #: Users who may acknowledge and resolve events.
 EventHandler = Annotated[Principal, Depends(_require(*_READ_VIDEO, doing="handle events"))]
+#: Users who may export events (the same as those who may view their snapshots).
+EventExporter = Annotated[Principal, Depends(_require(*_READ_VIDEO, doing="export events"))]
 #: Users who may add, change and delete cameras.
 CameraEditor = Annotated[
     Principal, Depends(_require(Role.ADMIN, Role.SUPERVISOR, doing="change cameras"))

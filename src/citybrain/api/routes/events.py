@@ -1,13 +1,14 @@
-"""``/api/events``: search, read, acknowledge, resolve, and the audited snapshot."""
+"""``/api/events``: search, read, export, acknowledge, resolve, and the audited snapshot."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import Field, StringConstraints
 
 from citybrain.api.audit import Action, record
@@ -16,14 +17,24 @@ from citybrain.api.deps import (
     Client,
     Context,
     CurrentUser,
+    EventExporter,
     EventHandler,
     Principal,
     VideoViewer,
     not_found,
 )
+from citybrain.api.export import (
+    COLUMNS,
+    DEFAULT_EXPORT_LIMIT,
+    MAX_EXPORT_LIMIT,
+    ExportFormat,
+    encode_rows,
+    event_pages,
+    export_filename,
+)
 from citybrain.api.schemas import MAX_ID, EventPublic, EventsPublic, Problem, ResolveRequest
 from citybrain.errors import StoreError
-from citybrain.store import EventQuery, EventRecord, EventRepo, EventStatus
+from citybrain.store import CameraRepo, EventQuery, EventRecord, EventRepo, EventStatus
 
 __all__ = ["EventId", "Kind", "Zone", "aware", "event_public", "router", "visible_ids"]
 
@@ -43,6 +54,9 @@ Since = Annotated[
     Query(alias="from", description="Started at or after (ISO 8601; UTC if naive)."),
 ]
 Until = Annotated[datetime | None, Query(alias="to", description="Started before (ISO 8601).")]
+Kinds = Annotated[list[Kind] | None, Query(description="Only these rule kinds.")]
+Statuses = Annotated[list[EventStatus] | None, Query(alias="status")]
+ZoneFilter = Annotated[Zone | None, Query(description="Only events in this zone.")]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 _HANDLING: dict[int | str, dict[str, Any]] = {
     403: {"model": Problem}, 404: {"model": Problem},
@@ -104,9 +118,9 @@ def list_events(
     since: Since = None,
     until: Until = None,
     camera: CameraIds = None,
-    kind: Annotated[list[Kind] | None, Query(description="Only these rule kinds.")] = None,
-    status_: Annotated[list[EventStatus] | None, Query(alias="status")] = None,
-    zone: Annotated[Zone | None, Query(description="Only events in this zone.")] = None,
+    kind: Kinds = None,
+    status_: Statuses = None,
+    zone: ZoneFilter = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
     cursor: Annotated[str | None, Query(max_length=256, pattern=r"^[A-Za-z0-9_-]+$")] = None,
@@ -129,6 +143,102 @@ def list_events(
         items=[event_public(e) for e in page.items], total=page.total,
         total_exact=page.total_exact, limit=limit, offset=offset, next_cursor=page.next_cursor,
     )  # fmt: skip
+
+
+# Declared before /{event_id}: "export" is a valid event id.
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}},
+                     "description": "The events as an attachment."},
+               403: {"model": Problem}, 404: {"model": Problem}, 422: {"model": Problem}},
+)  # fmt: skip
+def export_events(
+    principal: EventExporter,
+    context: Context,
+    client: Client,
+    since: Since = None,
+    until: Until = None,
+    camera: CameraIds = None,
+    kind: Kinds = None,
+    status_: Statuses = None,
+    zone: ZoneFilter = None,
+    format_: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.CSV,
+    limit: Annotated[int, Query(ge=1, le=MAX_EXPORT_LIMIT)] = DEFAULT_EXPORT_LIMIT,
+) -> StreamingResponse:
+    """The events of the cameras you may see as a CSV or JSONL file, newest first, with the
+    filters of ``GET /api/events``. Naming a camera you may not see is a 404. Every export is
+    written to the audit trail."""
+    query = EventQuery(
+        since=aware(since, "from"), until=aware(until, "to"),
+        camera_ids=visible_ids(principal, camera), kinds=kind, statuses=status_, zone=zone,
+    )  # fmt: skip
+    names = _camera_names(context, principal, camera)
+    _audit_export(context, principal, client, query, format_=format_, limit=limit, cameras=camera)
+
+    def rows() -> Iterator[list[Mapping[str, Any]]]:
+        for page in event_pages(context.services.store, query, limit=limit):
+            yield [_export_row(event, names) for event in page]
+
+    at = datetime.fromtimestamp(context.clock(), UTC)
+    return StreamingResponse(
+        encode_rows(rows(), format_),
+        media_type=format_.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{export_filename(format_, at)}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+def _camera_names(
+    context: ApiContext, principal: Principal, requested: list[int] | None
+) -> dict[int, str]:
+    """The names of the cameras an export covers.
+
+    Raises:
+        HTTPException: 404 for a requested camera that is missing or hidden from the caller.
+    """
+    cameras = visible_ids(principal, requested)
+    with context.services.store.session() as session:
+        names = {c.id: c.name for c in CameraRepo(session).list_public(camera_ids=cameras)}
+    for camera_id in requested or ():
+        if camera_id not in names:
+            raise not_found(f"camera {camera_id}")
+    return names
+
+
+def _audit_export(
+    context: ApiContext,
+    principal: Principal,
+    client: str | None,
+    query: EventQuery,
+    *,
+    format_: ExportFormat,
+    limit: int,
+    cameras: list[int] | None,
+) -> None:
+    """One audit entry for an export, with its filters as asked (the camera when only one)."""
+    asked = sorted(set(cameras)) if cameras is not None else None
+    detail = {
+        "format": format_.value, "limit": limit, "camera": asked,
+        "from": None if query.since is None else query.since.isoformat(),
+        "to": None if query.until is None else query.until.isoformat(),
+        "kind": None if query.kinds is None else list(query.kinds),
+        "status": None if query.statuses is None else [str(s) for s in query.statuses],
+        "zone": query.zone,
+    }  # fmt: skip
+    record(
+        context.services.store, action=Action.EVENTS_EXPORT, username=principal.username,
+        client=client, camera_id=asked[0] if asked is not None and len(asked) == 1 else None,
+        detail={key: value for key, value in detail.items() if value is not None},
+    )  # fmt: skip
+
+
+def _export_row(event: EventRecord, names: Mapping[int, str]) -> dict[str, Any]:
+    public = event_public(event).model_dump(mode="json")
+    public["camera"] = names.get(event.camera_id, "")  # "" only if deleted while exporting
+    return {column: public[column] for column in COLUMNS}
 
 
 @router.get("/{event_id}", responses=_NOT_FOUND)
