@@ -2,6 +2,12 @@
 
 The runtime updates them through the methods of :class:`ServerMetrics`; ``GET /metrics``
 renders them. Cameras are labelled by id: names change and may say more than they should.
+Worker processes are labelled by slot (``worker="0"``), their shared detectors by model file
+name (``detector="yolox_s.onnx"``).
+
+Workers report totals that count from their own start (:class:`WorkerStats`); counters here only
+ever increase, so each report is turned into increments against the previous one of the same
+process, and a restarted worker (another pid) counts from zero again.
 
 Example:
     >>> metrics = ServerMetrics()
@@ -13,11 +19,13 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections.abc import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from citybrain.runtime.messages import CameraHealth
+from citybrain.runtime.messages import CameraHealth, DetectorStats, OutboxStats, WorkerStats
 
 __all__ = ["CONTENT_TYPE", "ServerMetrics"]
 
@@ -51,12 +59,18 @@ class ServerMetrics:
             registry=r,
         )  # fmt: skip
         self.detector_latency = Histogram(
-            "citybrain_detector_latency_seconds", "Time of one detector call (one batch).",
+            "citybrain_detector_latency_seconds",
+            "Seconds per detector call (one batch) in a worker: the mean of each worker report "
+            "(about 1 s) is observed once per call made in it (sum and count are exact).",
             ["worker"], buckets=_LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
         self.queue_depth = Gauge(
-            "citybrain_queue_depth", "Items waiting in a queue.", ["queue"], registry=r
-        )
+            "citybrain_queue_depth",
+            "Items waiting in a server queue (supervisor: camera syncs; events, counts: rows "
+            "not in the database yet).",
+            ["queue"], registry=r,
+        )  # fmt: skip
+        self._worker_metrics(r)
         self.events = Counter(
             "citybrain_events", "Events started, by camera and kind (rate() = events/s).",
             ["camera", "kind"], registry=r,
@@ -64,6 +78,42 @@ class ServerMetrics:
         self.live_subscribers = Gauge(
             "citybrain_live_subscribers", "Open live event streams.", registry=r
         )
+
+    def _worker_metrics(self, r: CollectorRegistry) -> None:
+        by_detector = ["worker", "detector"]
+        self.detector_images = Counter(
+            "citybrain_detector_images", "Images detected by a worker's shared detector.",
+            by_detector, registry=r,
+        )  # fmt: skip
+        self.detector_batch_size = Gauge(
+            "citybrain_detector_batch_size",
+            "Mean images per call of a shared detector since the worker's previous report "
+            "(0 when it made no call).",
+            by_detector, registry=r,
+        )  # fmt: skip
+        self.detector_queue_depth = Gauge(
+            "citybrain_detector_queue_depth", "Frames waiting for a worker's shared detector.",
+            by_detector, registry=r,
+        )  # fmt: skip
+        self.detector_rejected = Counter(
+            "citybrain_detector_rejected",
+            "Frames a shared detector refused because its queue was full (the camera dropped "
+            "them).",
+            by_detector, registry=r,
+        )  # fmt: skip
+        self.worker_queue_depth = Gauge(
+            "citybrain_worker_queue_depth",
+            "Messages waiting in a worker's queue up to the server (reliable: events and counts; "
+            "lossy: health, frames, stats).",
+            ["worker", "queue"], registry=r,
+        )  # fmt: skip
+        self.worker_dropped = Counter(
+            "citybrain_worker_messages_dropped",
+            "Health, frame and stats messages a worker dropped because its lossy queue was full.",
+            ["worker"], registry=r,
+        )  # fmt: skip
+        self._totals = _Totals()
+        self._worker_lock = threading.Lock()
 
     def observe_health(self, health: CameraHealth) -> None:
         """Update a camera's gauges from its latest health report."""
@@ -75,9 +125,24 @@ class ServerMetrics:
         self.dropped.labels(camera).set(health.frames_dropped)
         self.reconnects.labels(camera).set(health.reconnects)
 
-    def observe_detector(self, *, seconds: float, worker: int = 0) -> None:
-        """Record the duration of one detector call."""
-        self.detector_latency.labels(str(worker)).observe(seconds)
+    def observe_detector(self, *, seconds: float, worker: int = 0, calls: int = 1) -> None:
+        """Record ``calls`` detector calls of ``seconds`` each."""
+        child = self.detector_latency.labels(str(worker))
+        for _ in range(calls):  # the client has no weighted observe
+            child.observe(seconds)
+
+    def observe_worker(self, stats: WorkerStats) -> None:
+        """Update the detector and queue metrics of a worker from its latest report."""
+        with self._worker_lock:  # each worker's reports arrive on its own drain thread
+            if not self._totals.begin(stats.worker, stats.pid):
+                return  # a late report of a process that was since replaced
+            for detector in stats.detectors:
+                self._observe_shared_detector(stats.worker, detector)
+            self._observe_outbox(str(stats.worker), stats.outbox)
+
+    def watch_queue(self, queue: str, depth: Callable[[], int]) -> None:
+        """Read ``queue``'s depth from ``depth()`` at every scrape."""
+        self.queue_depth.labels(queue).set_function(lambda: float(depth()))
 
     def set_queue_depth(self, *, queue: str, depth: int) -> None:
         """Record how many items wait in ``queue`` (e.g. ``"events"``, ``"worker-0"``)."""
@@ -98,6 +163,27 @@ class ServerMetrics:
             if labels[0] == camera:
                 self._remove(self.events, *labels)
 
+    def _observe_shared_detector(self, worker: int, stats: DetectorStats) -> None:
+        labels = (str(worker), stats.detector)
+        step = self._totals.step
+        calls = int(step((*labels, "batches"), stats.batches))
+        seconds = step((*labels, "latency"), stats.total_latency)
+        images = step((*labels, "images"), stats.images)
+        if calls:
+            self.observe_detector(seconds=seconds / calls, worker=worker, calls=calls)
+        self.detector_images.labels(*labels).inc(images)
+        self.detector_batch_size.labels(*labels).set(images / calls if calls else 0.0)
+        self.detector_queue_depth.labels(*labels).set(stats.queue_depth)
+        self.detector_rejected.labels(*labels).inc(step((*labels, "rejected"), stats.rejected))
+
+    def _observe_outbox(self, worker: str, outbox: OutboxStats) -> None:
+        for queue, depth in (("reliable", outbox.reliable_depth), ("lossy", outbox.lossy_depth)):
+            if depth is not None:
+                self.worker_queue_depth.labels(worker, queue).set(depth)
+        self.worker_dropped.labels(worker).inc(
+            self._totals.step((worker, "dropped"), outbox.dropped)
+        )
+
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
         return generate_latest(self.registry)
@@ -114,3 +200,36 @@ class ServerMetrics:
     def _remove(metric: Gauge | Counter, *labels: str) -> None:
         with contextlib.suppress(KeyError):  # never set for this camera
             metric.remove(*labels)
+
+
+class _Totals:
+    """Turns totals counted from a worker process's start into increments (never negative).
+
+    A worker slot's totals start from zero again when another process reports for it (the
+    worker was restarted); reports of the process it replaced, arriving late, no longer count.
+    """
+
+    def __init__(self) -> None:
+        self._pids: dict[int, int] = {}  # worker slot -> its current process
+        self._retired: set[tuple[int, int]] = set()
+        self._last: dict[tuple[str, ...], float] = {}
+
+    def begin(self, worker: int, pid: int) -> bool:
+        """Start a report of ``worker`` by process ``pid``; ``False`` when it must be ignored."""
+        if (worker, pid) in self._retired:
+            return False
+        current = self._pids.get(worker)
+        if current != pid:
+            if current is not None:
+                self._retired.add((worker, current))
+            self._pids[worker] = pid
+            slot = str(worker)
+            self._last = {key: v for key, v in self._last.items() if key[0] != slot}
+        return True
+
+    def step(self, key: tuple[str, ...], total: float) -> float:
+        """How much ``total`` grew since the previous report; ``key[0]`` is the worker slot."""
+        last = self._last.get(key, 0.0)
+        # A total of one process never shrinks; a float total may wobble by a rounding error.
+        self._last[key] = max(total, last)
+        return max(total - last, 0.0)

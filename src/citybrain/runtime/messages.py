@@ -1,9 +1,9 @@
 """Typed messages between the server and its camera workers (never tuples or loose dicts).
 
 Workers send :class:`EventMessage`, :class:`CountMessage`, :class:`HealthMessage`,
-:class:`FrameMessage` and :class:`WorkerReady` up; the server sends :class:`StartCamera`,
-:class:`StopCamera` and :class:`Shutdown` down. All are small frozen dataclasses that pickle
-across process boundaries.
+:class:`FrameMessage`, :class:`WorkerReady` and :class:`WorkerStats` up; the server sends
+:class:`StartCamera`, :class:`StopCamera` and :class:`Shutdown` down. All are small frozen
+dataclasses that pickle across process boundaries.
 """
 
 from __future__ import annotations
@@ -15,15 +15,18 @@ from citybrain.core.events import EventUpdate, LineCount
 __all__ = [
     "CameraHealth",
     "CountMessage",
+    "DetectorStats",
     "EventMessage",
     "FrameMessage",
     "HealthMessage",
+    "OutboxStats",
     "Shutdown",
     "StartCamera",
     "StopCamera",
     "WorkerCommand",
     "WorkerMessage",
     "WorkerReady",
+    "WorkerStats",
 ]
 
 
@@ -133,4 +136,73 @@ class WorkerReady:
     pid: int
 
 
-WorkerMessage = EventMessage | CountMessage | HealthMessage | FrameMessage | WorkerReady
+@dataclass(frozen=True, slots=True)
+class DetectorStats:
+    """Counters of one shared (batching) detector of a worker, since the worker started.
+
+    Attributes:
+        detector: which one: its model file name (``#2``, ``#3`` for further detectors of the
+            same file with other settings).
+        batches: detector calls made.
+        images: images detected.
+        rejected: frames refused because its queue was full (their cameras dropped them).
+        queue_depth: frames waiting for it now.
+        mean_batch_size: ``images / batches``.
+        mean_latency: mean seconds per detector call.
+        last_latency: seconds the latest call took.
+    """
+
+    detector: str
+    batches: int
+    images: int
+    rejected: int
+    queue_depth: int
+    mean_batch_size: float
+    mean_latency: float
+    last_latency: float
+
+    @property
+    def total_latency(self) -> float:
+        """Seconds spent in detector calls so far."""
+        return self.mean_latency * self.batches
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    """The queues up from a worker, as the worker sees them.
+
+    Attributes:
+        reliable_depth: events and counts waiting to be read; ``None`` where the platform
+            cannot tell (``multiprocessing`` queues on macOS).
+        lossy_depth: health, frames and notices waiting to be read; ``None`` likewise.
+        dropped: lossy messages dropped so far because their queue was full.
+    """
+
+    reliable_depth: int | None
+    lossy_depth: int | None
+    dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStats:
+    """How a worker process's shared parts are doing; sent about once a second (lossy).
+
+    Totals count from the worker's start: a restarted worker (another ``pid``) starts again
+    from zero, which the receiver must tell apart from a decrease.
+
+    Attributes:
+        worker: the worker's slot (0-based).
+        pid: its process id.
+        detectors: one entry per shared detector, in the order they were loaded.
+        outbox: its queues up.
+    """
+
+    worker: int
+    pid: int
+    detectors: tuple[DetectorStats, ...]
+    outbox: OutboxStats
+
+
+WorkerMessage = (
+    EventMessage | CountMessage | HealthMessage | FrameMessage | WorkerReady | WorkerStats
+)

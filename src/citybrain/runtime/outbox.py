@@ -12,7 +12,7 @@ import queue
 import threading
 from typing import Protocol
 
-from citybrain.runtime.messages import CountMessage, EventMessage, WorkerMessage
+from citybrain.runtime.messages import CountMessage, EventMessage, OutboxStats, WorkerMessage
 
 __all__ = ["MessageQueue", "Outbox", "OutboxClosedError"]
 
@@ -21,6 +21,8 @@ class MessageQueue(Protocol):
     """The part of ``multiprocessing.Queue`` (or ``queue.Queue``) the outbox uses."""
 
     def put(self, obj: WorkerMessage, block: bool = True, timeout: float | None = None) -> None: ...
+
+    def qsize(self) -> int: ...
 
 
 class OutboxClosedError(Exception):
@@ -52,6 +54,13 @@ class Outbox:
         """Lossy messages dropped so far because their queue was full."""
         with self._lock:
             return self._dropped
+
+    def stats(self) -> OutboxStats:
+        """How many messages wait in each queue now, and how many lossy ones were dropped."""
+        return OutboxStats(
+            reliable_depth=_depth(self._reliable), lossy_depth=_depth(self._lossy),
+            dropped=self.dropped,
+        )  # fmt: skip
 
     def send(self, message: WorkerMessage) -> bool:
         """Send ``message``; ``False`` if it was a lossy message and was dropped.
@@ -85,3 +94,10 @@ class Outbox:
                         f"worker outbox closed with an undelivered {type(message).__name__} "
                         f"of camera {message.camera_id}"
                     ) from None
+
+
+def _depth(target: MessageQueue) -> int | None:
+    try:
+        return target.qsize()
+    except NotImplementedError:  # multiprocessing queues on macOS (no sem_getvalue)
+        return None

@@ -133,6 +133,10 @@ class Supervisor:
         """The latest health of every camera that should be running."""
         return self._board.snapshot()
 
+    def queue_depth(self) -> int:
+        """Sync requests waiting for the control thread (for the metrics)."""
+        return self._requests.qsize()
+
     def ready(self) -> bool:
         """Whether every worker process is up and has reported ready."""
         if self._closing.is_set() or not self._thread.is_alive():

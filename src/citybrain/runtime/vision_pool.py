@@ -100,9 +100,20 @@ class VisionPool:
             )
 
     def stats(self) -> dict[str, BatchStats]:
-        """Counters of each shared detector, by model file name."""
+        """Counters of each shared detector, by model file name.
+
+        Further detectors of the same file (other input size or thresholds) are ``name#2``,
+        ``name#3``, in the order they were loaded; detectors stay loaded until :meth:`close`,
+        so a name keeps meaning the same detector.
+        """
         with self._lock:
-            return {spec.path.name: batcher.stats() for spec, batcher in self._detectors.items()}
+            batchers = [(spec.path.name, batcher) for spec, batcher in self._detectors.items()]
+        stats: dict[str, BatchStats] = {}
+        seen: dict[str, int] = {}
+        for name, batcher in batchers:
+            seen[name] = seen.get(name, 0) + 1
+            stats[name if seen[name] == 1 else f"{name}#{seen[name]}"] = batcher.stats()
+        return stats
 
     def close(self) -> None:
         """Stop the shared detectors (after the requests already queued)."""

@@ -1,8 +1,9 @@
 """A worker process: runs cameras as threads around one shared, batched detector.
 
 The server starts workers with the ``spawn`` start method (no inherited locks or sessions) and
-talks to them only through queues of typed messages: commands down, events, counts, health and
-live frames up (:mod:`citybrain.runtime.messages`). A worker never touches the database.
+talks to them only through queues of typed messages: commands down, events, counts, health,
+live frames and the worker's own :class:`~citybrain.runtime.messages.WorkerStats` (about once a
+second) up (:mod:`citybrain.runtime.messages`). A worker never touches the database.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from citybrain.errors import CitybrainError
 from citybrain.ingest.urls import redact_text
 from citybrain.runtime.camera import CameraRunner, RunnerOptions
 from citybrain.runtime.camera_config import config_from_command
+from citybrain.runtime.health_board import offline_health
 from citybrain.runtime.messages import (
-    CameraHealth,
+    DetectorStats,
     HealthMessage,
     Shutdown,
     StartCamera,
@@ -31,9 +33,11 @@ from citybrain.runtime.messages import (
     WorkerCommand,
     WorkerMessage,
     WorkerReady,
+    WorkerStats,
 )
 from citybrain.runtime.outbox import Outbox
 from citybrain.runtime.vision_pool import BatchSettings, VisionPool
+from citybrain.vision.batching import BatchStats
 
 __all__ = ["CommandQueue", "Worker", "WorkerOptions", "worker_main"]
 
@@ -61,12 +65,15 @@ class WorkerOptions:
         runner: timing of its cameras.
         batch: how its shared detector batches.
         log_level: the logging level of the process.
+        stats_interval: seconds between two :class:`WorkerStats` sent up (while commands are
+            carried out, e.g. models loading, a report may come later).
     """
 
     index: int = 0
     runner: RunnerOptions = field(default_factory=RunnerOptions)
     batch: BatchSettings = field(default_factory=BatchSettings)
     log_level: int = logging.INFO
+    stats_interval: float = 1.0
 
 
 class Worker:
@@ -86,6 +93,7 @@ class Worker:
         self.pool = pool or VisionPool(options.batch)
         self.runners: dict[int, CameraRunner] = {}
         self._terminated = threading.Event()
+        self._next_report = 0.0  # monotonic time of the next WorkerStats
 
     def handle(self, command: WorkerCommand) -> bool:
         """Carry out ``command``; ``False`` once it was :class:`Shutdown`."""
@@ -103,8 +111,9 @@ class Worker:
         the parent process is gone; then stop every camera."""
         try:
             while not self._terminated.is_set():
+                self._report_when_due()
                 try:
-                    command = commands.get(timeout=0.5)
+                    command = commands.get(timeout=self._until_report())
                 except queue.Empty:
                     if parent_alive is not None and not parent_alive():
                         log.warning("worker %d: the server is gone; stopping", self.options.index)
@@ -114,6 +123,19 @@ class Worker:
                     return
         finally:
             self.close()
+
+    def stats(self) -> WorkerStats:
+        """The counters of the worker's shared detectors and of its outbox, now."""
+        return WorkerStats(
+            worker=self.options.index,
+            pid=os.getpid(),
+            detectors=tuple(_detector_stats(n, s) for n, s in self.pool.stats().items()),
+            outbox=self.outbox.stats(),
+        )
+
+    def report(self) -> bool:
+        """Send :meth:`stats` up; ``False`` when it was dropped (the lossy queue was full)."""
+        return self.outbox.send(self.stats())
 
     def terminate(self) -> None:
         """Leave :meth:`serve` soon (safe to call from a signal handler)."""
@@ -137,12 +159,22 @@ class Worker:
         except CitybrainError as exc:
             error = redact_text(str(exc), command.source)
             log.error("camera %d cannot start: %s", command.camera_id, error)
-            self.outbox.send(HealthMessage(_offline(command.camera_id, error)))
+            self.outbox.send(HealthMessage(offline_health(command.camera_id, error)))
             return
         runner = CameraRunner(command, config, vision, self.outbox, self.options.runner)
         self.runners[command.camera_id] = runner
         runner.start()
         log.info("worker %d: camera %d started", self.options.index, command.camera_id)
+
+    def _report_when_due(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_report:
+            self._next_report = now + self.options.stats_interval
+            self.report()
+
+    def _until_report(self) -> float:
+        """How long to wait for a command: at most 0.5 s, so that the parent check runs."""
+        return min(0.5, max(self._next_report - time.monotonic(), 0.01))
 
     def _stop(self, camera_id: int) -> None:
         runner = self.runners.pop(camera_id, None)
@@ -151,18 +183,12 @@ class Worker:
             log.info("worker %d: camera %d stopped", self.options.index, camera_id)
 
 
-def _offline(camera_id: int, error: str) -> CameraHealth:
-    return CameraHealth(
-        camera_id=camera_id,
-        online=False,
-        fps_in=0.0,
-        fps_analysed=0.0,
-        lag_seconds=None,
-        frames_dropped=0,
-        reconnects=0,
-        last_error=error,
-        at=time.time(),
-    )
+def _detector_stats(name: str, stats: BatchStats) -> DetectorStats:
+    return DetectorStats(
+        detector=name, batches=stats.batches, images=stats.images, rejected=stats.rejected,
+        queue_depth=stats.queue_depth, mean_batch_size=stats.mean_batch_size,
+        mean_latency=stats.mean_latency, last_latency=stats.last_latency,
+    )  # fmt: skip
 
 
 def worker_main(

@@ -91,6 +91,9 @@ def build_server(settings: ServerSettings, options: SupervisorOptions | None = N
     supervisor = Supervisor(
         store, sink.handle, options or supervisor_options(settings), forget=sink.forget
     )
+    metrics.watch_queue("supervisor", supervisor.queue_depth)
+    metrics.watch_queue("events", lambda: events.stats().pending)
+    metrics.watch_queue("counts", lambda: counts.stats().pending)
     services = Services(
         settings=settings, store=store, cameras=supervisor, hub=hub, metrics=metrics
     )

@@ -20,6 +20,7 @@ from citybrain.runtime.messages import (
     FrameMessage,
     HealthMessage,
     WorkerMessage,
+    WorkerStats,
 )
 from citybrain.store import CountWriter, EventWriter
 
@@ -35,7 +36,8 @@ class MessageSink:
       the :class:`EventWriter` (outage-proof), then out to live subscribers;
     - :class:`CountMessage`: into the :class:`CountWriter`;
     - :class:`HealthMessage`: to the hub and the metrics;
-    - :class:`FrameMessage`: the hub's latest frame of the camera.
+    - :class:`FrameMessage`: the hub's latest frame of the camera;
+    - :class:`WorkerStats`: the detector and queue metrics of the worker.
     """
 
     def __init__(
@@ -65,6 +67,8 @@ class MessageSink:
             self._metrics.observe_health(message.health)
         elif isinstance(message, FrameMessage):
             self._hub.set_frame(message)
+        elif isinstance(message, WorkerStats):
+            self._metrics.observe_worker(message)
 
     def forget(self, camera_id: int) -> None:
         """Drop a stopped camera's live frame, health and metric series."""
