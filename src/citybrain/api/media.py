@@ -53,15 +53,22 @@ class MediaStore:
         day = utc(at).strftime("%Y-%m-%d")
         relative = PurePosixPath(SNAPSHOTS, str(int(camera_id)), day, f"{event_id}.jpg")
         target = self._root / relative
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
-            with os.fdopen(fd, "wb") as out:
-                out.write(jpeg)
-            os.replace(temporary, target)
-        except OSError as exc:
-            raise StoreError(f"cannot write snapshot {relative}: {exc}") from exc
-        return str(relative)
+        for attempt in range(3):
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
+                with os.fdopen(fd, "wb") as out:
+                    out.write(jpeg)
+                os.replace(temporary, target)
+                return str(relative)
+            except FileNotFoundError:
+                # The retention sweep removes emptied day folders; it may have removed this one
+                # between our mkdir and the write. Make it again.
+                if attempt == 2:
+                    raise StoreError(f"cannot write snapshot {relative}: folder vanished") from None
+            except OSError as exc:
+                raise StoreError(f"cannot write snapshot {relative}: {exc}") from exc
+        raise AssertionError("unreachable")
 
     def resolve(self, stored: str) -> Path:
         """The file a stored snapshot path names, if it is a regular file inside the root.
