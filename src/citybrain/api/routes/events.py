@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -253,19 +253,11 @@ def acknowledge(
 ) -> EventPublic:
     """Take an open event in hand; records who and when."""
     _visible_event(context, principal, event_id)
-    try:
-        with context.services.store.session() as session:
-            event = EventRepo(session).acknowledge(event_id=event_id, username=principal.username)
-    except StoreError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
-    if event is None:
-        raise not_found(f"event {event_id}")
-    record(
-        context.services.store, action=Action.EVENT_ACKNOWLEDGE, username=principal.username,
-        client=client, camera_id=event.camera_id, target=event_id,
-    )  # fmt: skip
-    context.services.hub.publish_record(event)
-    return event_public(event)
+
+    def change(repo: EventRepo) -> EventRecord | None:
+        return repo.acknowledge(event_id=event_id, username=principal.username)
+
+    return _handle(context, principal, client, event_id, Action.EVENT_ACKNOWLEDGE, change)
 
 
 @router.post("/{event_id}/resolve", responses=_HANDLING)
@@ -279,17 +271,31 @@ def resolve(
     """Close an open or acknowledged event, with an optional note; records who and when."""
     _visible_event(context, principal, event_id)
     note = body.note if body is not None else None
+
+    def change(repo: EventRepo) -> EventRecord | None:
+        return repo.resolve(event_id=event_id, username=principal.username, note=note)
+
+    return _handle(context, principal, client, event_id, Action.EVENT_RESOLVE, change)
+
+
+def _handle(
+    context: ApiContext,
+    principal: Principal,
+    client: str | None,
+    event_id: str,
+    action: Action,
+    change: Callable[[EventRepo], EventRecord | None],
+) -> EventPublic:
+    """Apply an operator's state change, audit it and push the updated event to live views."""
     try:
         with context.services.store.session() as session:
-            event = EventRepo(session).resolve(
-                event_id=event_id, username=principal.username, note=note
-            )
+            event = change(EventRepo(session))
     except StoreError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
     if event is None:
         raise not_found(f"event {event_id}")
     record(
-        context.services.store, action=Action.EVENT_RESOLVE, username=principal.username,
+        context.services.store, action=action, username=principal.username,
         client=client, camera_id=event.camera_id, target=event_id,
     )  # fmt: skip
     context.services.hub.publish_record(event)
