@@ -8,14 +8,12 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from citybrain.api.security import Passwords
 from citybrain.core.events import new_event_id
 from citybrain.runtime.messages import CameraHealth
 from citybrain.server.services import Services
 from citybrain.store import AuditRepo, CameraRepo, Role, Store, UserRepo
-from citybrain.store.models import Base
 from citybrain.store.repositories.upserts import EventValues, upsert_events
 
 __all__ = [
@@ -26,7 +24,6 @@ __all__ = [
     "T0",
     "RecordingCameras",
     "World",
-    "truncate",
 ]
 
 PASSWORD = "correct horse battery"
@@ -56,12 +53,6 @@ class RecordingCameras:
 
     def ready(self) -> bool:
         return self.is_ready
-
-
-def truncate(store: Store) -> None:
-    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
-    with store.engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
 @dataclass

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from citybrain.api.main import create_app
 from citybrain.server.services import Services
 from citybrain.server.settings import ServerSettings
-from citybrain.store import Store, open_store, sqlite_url
+from citybrain.store import Store
 
 # pytest runs with --import-mode=importlib, which leaves sys.path alone: tests/ holds the shared
 # helpers (support.postgres), this folder the API tests' own (apisupport).
@@ -25,30 +25,12 @@ for _path in (Path(__file__).resolve().parents[1], Path(__file__).resolve().pare
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from apisupport import FAST_PASSWORDS, RecordingCameras, World, truncate  # noqa: E402
+from apisupport import FAST_PASSWORDS, RecordingCameras, World  # noqa: E402
 
 from support.postgres import postgres_server, postgres_url  # noqa: E402
+from support.stores import store  # noqa: E402
 
-__all__ = ["postgres_server", "postgres_url"]
-
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A migrated, empty store on each backend."""
-    if request.param == "sqlite":
-        opened = open_store(sqlite_url(tmp_path / "db"))
-        yield opened
-        opened.close()
-        return
-    opened = open_store(request.getfixturevalue("postgres_url"))
-    truncate(opened)
-    try:
-        yield opened
-    finally:
-        truncate(opened)
-        opened.close()
+__all__ = ["postgres_server", "postgres_url", "store"]
 
 
 @pytest.fixture

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from citybrain.core.events import Event, EventPhase, EventUpdate, new_event_id
-from citybrain.store import CameraRepo, EventQuery, EventRepo, Store, open_store, sqlite_url
-from citybrain.store.models import Base
+from citybrain.store import CameraRepo, EventQuery, EventRepo, Store
 from support.postgres import own_postgres, postgres_server, postgres_url
+from support.stores import store
 
 __all__ = [
     "assert_final_states",
@@ -20,35 +18,11 @@ __all__ = [
     "own_postgres",
     "postgres_server",
     "postgres_url",
+    "store",
 ]
 
 #: The default wall-clock time of stream t=0 in :func:`assert_final_states`.
 T0 = datetime(2026, 3, 2, 8, 0, 0, tzinfo=UTC)
-
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-def _truncate(store: Store) -> None:
-    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
-    with store.engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A migrated, empty store on each backend."""
-    if request.param == "sqlite":
-        opened = open_store(sqlite_url(tmp_path / "data"))
-        yield opened
-        opened.close()
-        return
-    opened = open_store(request.getfixturevalue("postgres_url"))
-    _truncate(opened)
-    try:
-        yield opened
-    finally:
-        _truncate(opened)
-        opened.close()
 
 
 @pytest.fixture
