@@ -53,7 +53,7 @@ class MediaStore:
         day = utc(at).strftime("%Y-%m-%d")
         relative = PurePosixPath(SNAPSHOTS, str(int(camera_id)), day, f"{event_id}.jpg")
         target = self._root / relative
-        for attempt in range(3):
+        for _ in range(3):
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 fd, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
@@ -64,11 +64,10 @@ class MediaStore:
             except FileNotFoundError:
                 # The retention sweep removes emptied day folders; it may have removed this one
                 # between our mkdir and the write. Make it again.
-                if attempt == 2:
-                    raise StoreError(f"cannot write snapshot {relative}: folder vanished") from None
+                continue
             except OSError as exc:
                 raise StoreError(f"cannot write snapshot {relative}: {exc}") from exc
-        raise AssertionError("unreachable")
+        raise StoreError(f"cannot write snapshot {relative}: its folder keeps vanishing")
 
     def resolve(self, stored: str) -> Path:
         """The file a stored snapshot path names, if it is a regular file inside the root.

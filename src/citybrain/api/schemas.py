@@ -218,7 +218,9 @@ class CamerasPublic(Schema):
     count: int
 
 
-class EventPublic(Schema):
+class _EventFields(Schema):
+    """What the engine says about an event (shared by the stored and the live view)."""
+
     id: str
     camera_id: int
     kind: str
@@ -232,6 +234,9 @@ class EventPublic(Schema):
     score: float
     bbox: tuple[float, float, float, float] | None
     details: dict[str, Any]
+
+
+class EventPublic(_EventFields):
     status: EventStatus
     acknowledged_by: str | None
     acknowledged_at: datetime | None
@@ -250,7 +255,7 @@ class EventsPublic(Schema):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
 
 
-class LiveEventPublic(Schema):
+class LiveEventPublic(_EventFields):
     """An event as pushed on the live stream.
 
     ``phase`` is the engine's (start, update, end) or the operator's action (acknowledged,
@@ -258,19 +263,6 @@ class LiveEventPublic(Schema):
     """
 
     phase: Literal["start", "update", "end", "acknowledged", "resolved"]
-    id: str
-    camera_id: int
-    kind: str
-    rule: str
-    zone: str | None
-    line: str | None
-    label: str | None
-    track_id: int | None
-    started_at: datetime
-    ended_at: datetime | None
-    score: float
-    bbox: tuple[float, float, float, float] | None
-    details: dict[str, Any]
     status: EventStatus | None = None
     acknowledged_by: str | None = None
     resolved_by: str | None = None
