@@ -209,7 +209,7 @@ class CameraPipeline:
         if self._gate is None:
             return True
         # The gate sees every frame, detected or not, so that its background stays current.
-        motion = self._gate.detect(frame.image, frame.timestamp, frame.thumbnail)
+        motion = self._gate.detect(frame)
         if self._last_detect is None:
             return True
         if len(self._tracked) and frame.timestamp - self._last_detect >= self._refresh:

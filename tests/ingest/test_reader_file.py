@@ -53,8 +53,12 @@ def test_pixels_are_bgr_of_the_right_frame(samples_dir: Path) -> None:
         frames = read_all(reader)
     assert len(frames) == 71 == reader.stats.frames_sampled
     assert [f.index for f in frames] == list(range(71))
+    # BGR pixels are made on first use, on the consumer's side, never for frames left unused.
+    assert not any(frame.loaded for frame in frames)
     for frame in frames[::10]:
         np.testing.assert_array_equal(frame.image, expected[frame.index])
+        assert frame.loaded and (frame.width, frame.height) == (480, 270)
+    assert sum(frame.loaded for frame in frames) == len(frames[::10])
     assert frames[1].timestamp == pytest.approx(1 / 15)
 
 

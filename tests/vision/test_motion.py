@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from citybrain.core.frame import Image
+from citybrain.core.frame import Frame, Image
 from citybrain.vision.detector import DetectorSpec, build_detector
 from citybrain.vision.motion import Motion, MotionConfig, MotionGate
 
@@ -46,7 +46,7 @@ def test_walking_worker_moves_where_the_detector_sees_him(
     gate = MotionGate()
     results: list[Motion] = []
     for index, (image, timestamp) in enumerate(frames(samples_dir / "worker-zone-detection.mp4")):
-        motion = gate.detect(image, timestamp)
+        motion = gate.detect(Frame(image, timestamp, 0))
         results.append(motion)
         assert motion.regions.dtype == np.float32 and motion.regions.shape[1:] == (4,)
         assert 0.0 <= motion.fraction < 0.5 and not motion.reseeded
@@ -69,7 +69,7 @@ def test_room_with_long_still_stretches_is_mostly_quiet(samples_dir: Path) -> No
     gate = MotionGate()
     moving, times = [], []
     for image, timestamp in frames(samples_dir / "one-by-one-person-detection.mp4", fps=5):
-        moving.append(gate.detect(image, timestamp).moving)
+        moving.append(gate.detect(Frame(image, timestamp, 0)).moving)
         times.append(timestamp)
     share = sum(moving) / len(moving)
     # Measured: 0.57 of 697 samples. People walk in and out, then stand for long spells.
@@ -94,7 +94,7 @@ def test_global_brightness_jump_reseeds_instead_of_firing(samples_dir: Path) -> 
         lit = image
         if index >= 20:  # the lights come on: every pixel much brighter at once
             lit = np.clip(image.astype(np.int16) + 60, 0, 255).astype(np.uint8)
-        results.append(gate.detect(lit, timestamp))
+        results.append(gate.detect(Frame(lit, timestamp, 0)))
     assert not any(m.moving for m in results[:20]), "the empty room at the start is still"
     assert results[20].reseeded and not results[20].moving and results[20].fraction > 0.5
     assert not any(m.moving or m.reseeded for m in results[21:])
@@ -104,12 +104,13 @@ def test_new_frame_size_or_time_going_back_starts_over() -> None:
     gate = MotionGate(MotionConfig(frame_width=64))
     dark, light = np.zeros((90, 160, 3), np.uint8), np.zeros((90, 160, 3), np.uint8)
     light[20:60, 40:100] = 255  # a bright box: 16% of the frame
-    assert not gate.detect(dark, 0.0).moving
-    motion = gate.detect(light, 0.1)
+    assert not gate.detect(Frame(dark, 0.0, 0)).moving
+    motion = gate.detect(Frame(light, 0.1, 0))
     assert motion.moving and motion.fraction == pytest.approx(0.17, abs=0.05)
     np.testing.assert_allclose(motion.regions[0], [40, 20, 100, 60], atol=8)
-    assert not gate.detect(light, 0.05).moving, "time went back: a new stream, re-seeded"
-    assert not gate.detect(np.zeros((50, 50, 3), np.uint8), 1.0).moving, "new size: re-seeded"
+    assert not gate.detect(Frame(light, 0.05, 0)).moving, "time went back: a new stream, re-seeded"
+    small = Frame(np.zeros((50, 50, 3), np.uint8), 1.0, 0)
+    assert not gate.detect(small).moving, "new size: re-seeded"
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -12,29 +12,92 @@ __all__ = ["Frame", "Image"]
 Image = npt.NDArray[np.uint8]
 
 
-@dataclass(frozen=True, slots=True)
 class Frame:
     """One decoded frame.
 
-    Attributes:
-        image: ``(H, W, 3)`` uint8 BGR pixels. Raw: never written to disk or returned by an API
-            before the anonymiser has processed it.
-        timestamp: seconds since the start of the stream, from the stream's own timestamps. Every
-            time-based rule runs on this clock, never on the wall clock.
+    Its BGR pixels may be made on first use (:meth:`deferred`): at 5 analysed frames per second
+    most frames only go through the motion gate, which needs the small grey thumbnail alone, and
+    converting every frame to full-size BGR would cost the decode thread more than decoding.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 BGR pixels.
+        timestamp: seconds since the start of the stream, from the stream's own timestamps.
         index: the frame's position among decoded frames (0-based).
-        thumbnail: a small grey copy (``(h, w)`` uint8) made by the decoder's own scaler, for
-            the motion gate; ``None`` when the source did not make one.
+        thumbnail: a small grey copy (``(h, w)`` uint8) made by the decoder's own scaler.
+
+    Attributes:
+        timestamp: every time-based rule runs on this clock, never on the wall clock.
+        index: the frame's position among decoded frames.
+        thumbnail: the small grey copy for the motion gate; ``None`` when the source made none.
     """
 
-    image: Image
-    timestamp: float
-    index: int
-    thumbnail: Image | None = None
+    __slots__ = ("_image", "_load", "_shape", "index", "thumbnail", "timestamp")
+
+    def __init__(
+        self, image: Image, timestamp: float, index: int, thumbnail: Image | None = None
+    ) -> None:
+        self._image: Image | None = image
+        self._load: Callable[[], Image] | None = None
+        self._shape = (int(image.shape[0]), int(image.shape[1]))
+        self.timestamp = timestamp
+        self.index = index
+        self.thumbnail = thumbnail
+
+    @classmethod
+    def deferred(
+        cls,
+        load: Callable[[], Image],
+        *,
+        width: int,
+        height: int,
+        timestamp: float,
+        index: int,
+        thumbnail: Image | None = None,
+    ) -> Frame:
+        """A frame whose BGR pixels ``load`` makes on first use of :attr:`image` (then kept).
+
+        ``load`` may be called from any thread and must return a ``(height, width, 3)`` image.
+        """
+        frame = cls.__new__(cls)
+        frame._image = None
+        frame._load = load
+        frame._shape = (height, width)
+        frame.timestamp = timestamp
+        frame.index = index
+        frame.thumbnail = thumbnail
+        return frame
+
+    @property
+    def image(self) -> Image:
+        """``(H, W, 3)`` uint8 BGR pixels. Raw: never written to disk or returned by an API
+        before the anonymiser has processed it."""
+        image = self._image
+        if image is None:
+            load = self._load
+            if load is None:  # another thread loaded it between the two reads
+                image = self._image
+                assert image is not None
+                return image
+            image = load()
+            if image.shape[:2] != self._shape:
+                raise ValueError(f"frame loader made {image.shape[:2]}, expected {self._shape}")
+            self._image = image
+            self._load = None  # let the decoder's frame go
+        return image
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the BGR pixels have been made (always, for a frame built from an image)."""
+        return self._image is not None
 
     @property
     def height(self) -> int:
-        return int(self.image.shape[0])
+        return self._shape[0]
 
     @property
     def width(self) -> int:
-        return int(self.image.shape[1])
+        return self._shape[1]
+
+    def __repr__(self) -> str:
+        h, w = self._shape
+        return f"Frame({w}x{h}, timestamp={self.timestamp:.3f}, index={self.index})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -136,17 +137,22 @@ def _packets(
 
 
 class BgrConverter:
-    """Converts decoded frames to BGR arrays through one reused ``VideoReformatter``.
+    """Converts decoded frames to BGR arrays through reused ``VideoReformatter`` objects.
 
     A reformatter keeps its SwsContext between calls (rebuilding it only when the frame size or
     format changes); ``VideoFrame.to_ndarray(format=...)`` would build a new one every frame.
+    Frames are converted where they are used, which may be any thread, so each thread gets its
+    own reformatter (an SwsContext is not safe to share).
     """
 
     def __init__(self) -> None:
-        self._reformatter = VideoReformatter()
+        self._local = threading.local()
 
     def convert(self, frame: VideoFrame) -> Image:
-        bgr = self._reformatter.reformat(frame, format="bgr24")
+        reformatter = getattr(self._local, "reformatter", None)
+        if reformatter is None:
+            reformatter = self._local.reformatter = VideoReformatter()
+        bgr = reformatter.reformat(frame, format="bgr24")
         return cast(Image, bgr.to_ndarray())
 
 

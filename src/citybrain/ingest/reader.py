@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
+from functools import partial
 from types import TracebackType
 
 import av.error
@@ -39,7 +40,8 @@ _STREAM_ERRORS = (av.error.FFmpegError, OSError, CorruptSourceError)
 
 class Reader:
     """Decodes a file, RTSP, RTMP or HTTP source and delivers the frames a :class:`Sampler`
-    picks, as BGR :class:`Frame` objects, through a bounded queue.
+    picks, as :class:`Frame` objects whose BGR pixels are made on first use, through a bounded
+    queue.
 
     A file is opened at once (so a missing or unreadable file raises here); a network source is
     opened by the decode thread, and live sources reconnect with exponential backoff when they
@@ -261,8 +263,16 @@ class Reader:
         if not self._sampler.accept(timestamp):
             return
         thumbnail = None if self._thumbnails is None else self._thumbnails.make(av_frame)
-        image = self._converter.convert(av_frame)
-        frame = Frame(image=image, timestamp=timestamp, index=index, thumbnail=thumbnail)
+        # BGR pixels are made only for the frames the consumer looks at (detector, snapshots):
+        # converting every sampled frame here cost more than decoding it.
+        frame = Frame.deferred(
+            partial(self._converter.convert, av_frame),
+            width=av_frame.width,
+            height=av_frame.height,
+            timestamp=timestamp,
+            index=index,
+            thumbnail=thumbnail,
+        )
         self._recorder.sampled(self._queue.put(frame, drop_oldest=drop))
 
     def _note_error(self, message: str) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from citybrain.core.detections import FloatArray
-from citybrain.core.frame import Image
+from citybrain.core.frame import Frame, Image
 
 __all__ = ["Motion", "MotionConfig", "MotionGate"]
 
@@ -84,7 +84,7 @@ class MotionGate:
 
     Example:
         >>> gate = MotionGate()
-        >>> motion = gate.detect(frame.image, frame.timestamp)  # doctest: +SKIP
+        >>> motion = gate.detect(frame)  # doctest: +SKIP
         >>> if motion.moving: detections = detector.detect([frame.image])  # doctest: +SKIP
     """
 
@@ -99,16 +99,16 @@ class MotionGate:
         """Forget the background (e.g. after a stream restarts)."""
         self._background = None
 
-    def detect(self, image: Image, timestamp: float, thumbnail: Image | None = None) -> Motion:
-        """Motion in ``image`` (``(H, W, 3)`` BGR) at ``timestamp`` seconds of stream time.
+    def detect(self, frame: Frame) -> Motion:
+        """Motion in ``frame`` since the frames before it, at its stream time.
 
-        Args:
-            image: the full frame; only its size is used when ``thumbnail`` is given.
-            timestamp: stream time in seconds.
-            thumbnail: a small grey copy of the frame made by the decoder
-                (:attr:`citybrain.core.frame.Frame.thumbnail`); saves shrinking ``image`` here.
+        The frame's grey thumbnail is used where the decoder made one (its BGR pixels are then
+        never touched, so a deferred frame stays unconverted); otherwise the BGR image is shrunk.
         """
-        grey = self._shrink(image) if thumbnail is None else self._smooth(image, thumbnail)
+        size = (frame.height, frame.width)
+        thumbnail = frame.thumbnail
+        grey = self._shrink(frame.image) if thumbnail is None else self._smooth(size, thumbnail)
+        timestamp = frame.timestamp
         background = self._background
         if background is None or timestamp < self._last_time:
             self._seed(grey, timestamp)
@@ -124,7 +124,7 @@ class MotionGate:
         alpha = 1.0 - math.exp(-seconds / self.config.background_seconds)
         cv2.accumulateWeighted(grey, background, alpha)
         self._last_time = timestamp
-        scale = (image.shape[1] / grey.shape[1], image.shape[0] / grey.shape[0])
+        scale = (frame.width / grey.shape[1], frame.height / grey.shape[0])
         return Motion(self._regions(scale), fraction)
 
     def _shrink(self, image: Image) -> npt.NDArray[np.uint8]:
@@ -137,11 +137,11 @@ class MotionGate:
         cv2.GaussianBlur(self._grey, (side, side), 0, dst=self._grey)
         return self._grey
 
-    def _smooth(self, image: Image, thumbnail: Image) -> npt.NDArray[np.uint8]:
+    def _smooth(self, size: tuple[int, int], thumbnail: Image) -> npt.NDArray[np.uint8]:
         """The blurred thumbnail, in buffers reused from frame to frame."""
-        shape = (*image.shape[:2], *thumbnail.shape[:2])
+        shape = (*size, *thumbnail.shape[:2])
         if shape != self._source_shape:
-            self._allocate(image.shape, thumbnail.shape[:2])
+            self._allocate(size, thumbnail.shape[:2])
             self._source_shape = shape
         side = self.config.blur
         cv2.GaussianBlur(thumbnail, (side, side), 0, dst=self._grey)
