@@ -106,6 +106,23 @@ def test_batch_of_four_equals_four_single_calls(
         np.testing.assert_allclose(joint.xyxy, single.xyxy, atol=1e-2)
         np.testing.assert_allclose(joint.confidence, single.confidence, atol=1e-4)
     assert len(people(together[3])) == 0, "the empty room stays empty in a batch"
+    # Two threads on the CPU: the batch ran as two halves side by side.
+    assert getattr(yolox, "lanes", None) == 2
+    uneven = yolox.detect(images[:3])
+    for joint, single in zip(uneven, alone[:3], strict=True):
+        np.testing.assert_allclose(joint.xyxy, single.xyxy, atol=1e-2)
+
+
+def test_one_thread_runs_a_batch_as_one_call(
+    model_dir: Path, worker_frames: dict[int, Image], room_frames: dict[int, Image]
+) -> None:
+    detector = build_detector(DetectorSpec("yolox", model_dir / "yolox_nano.onnx", threads=1))
+    assert getattr(detector, "lanes", None) == 0
+    images = [worker_frames[10], room_frames[131]]
+    together = detector.detect(images)
+    for joint, image in zip(together, images, strict=True):
+        (single,) = detector.detect([image])
+        np.testing.assert_allclose(joint.xyxy, single.xyxy, atol=1e-2)
 
 
 def test_picodet_finds_the_same_person(

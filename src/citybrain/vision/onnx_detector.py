@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 import numpy as np
+import onnxruntime as ort
 
 from citybrain.core.detections import Detections
 from citybrain.core.frame import Image
 from citybrain.errors import ModelError
 from citybrain.vision.detector import DetectorSpec
-from citybrain.vision.onnx_runtime import load_session
+from citybrain.vision.onnx_runtime import load_model
 
 __all__ = ["OnnxDetector"]
 
@@ -25,7 +28,8 @@ class OnnxDetector(ABC, Generic[Context]):
 
     Subclasses turn images into input tensors (:meth:`_prepare`) and raw outputs into detections
     (:meth:`_decode`). Where the session takes a batch, :meth:`detect` makes one call for all
-    images; otherwise it calls once per image.
+    images (on the CPU with several threads: one call per lane, the lanes side by side);
+    otherwise it calls once per image.
     """
 
     #: Whether to try the dynamic-batch rewrite on load.
@@ -37,11 +41,18 @@ class OnnxDetector(ABC, Generic[Context]):
 
     def __init__(self, spec: DetectorSpec) -> None:
         self.spec = spec
-        self._session, self.batched = load_session(
+        loaded = load_model(
             spec.path,
             spec.session,
             dynamic_batch=self.try_batching,
             dynamic_size=self.try_dynamic_size,
+            lanes=True,
+        )
+        self._session, self.batched, self._lanes = loaded.session, loaded.batched, loaded.lanes
+        self._pool = (
+            ThreadPoolExecutor(len(self._lanes), thread_name_prefix="detector-lane")
+            if self._lanes
+            else None
         )
         self.input_size = self._resolve_input_size()
         height, width = self._session.get_inputs()[0].shape[2:4]
@@ -52,6 +63,11 @@ class OnnxDetector(ABC, Generic[Context]):
     @abstractmethod
     def labels(self) -> tuple[str, ...]:
         """Class names indexed by class id."""
+
+    @property
+    def lanes(self) -> int:
+        """Single-threaded sessions the parts of a batch run on side by side (0: none)."""
+        return len(self._lanes)
 
     @property
     def providers(self) -> list[str]:
@@ -67,13 +83,20 @@ class OnnxDetector(ABC, Generic[Context]):
                 )
         if not images:
             return []
-        if self.batched:
-            return self._run(images)
-        return [dets for image in images for dets in self._run([image])]
+        if not self.batched:
+            return [dets for image in images for dets in self._run([image], self._session)]
+        if self._pool is None or len(images) == 1:
+            return self._run(images, self._session)
+        # On the CPU, the parts of a batch run side by side, one single-threaded lane each.
+        parts = min(len(images), len(self._lanes))
+        bounds = np.linspace(0, len(images), parts + 1).astype(int).tolist()
+        chunks = [images[a:b] for a, b in itertools.pairwise(bounds)]
+        results = self._pool.map(self._run, chunks, self._lanes[:parts])
+        return [dets for chunk in results for dets in chunk]
 
-    def _run(self, images: Sequence[Image]) -> list[Detections]:
+    def _run(self, images: Sequence[Image], session: ort.InferenceSession) -> list[Detections]:
         feeds, context = self._prepare(images)
-        outputs: list[Any] = self._session.run(None, feeds)
+        outputs: list[Any] = session.run(None, feeds)
         return self._decode(outputs, context)
 
     @abstractmethod

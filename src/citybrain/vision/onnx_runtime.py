@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,14 @@ from onnx import numpy_helper
 
 from citybrain.errors import ModelError
 
-__all__ = ["SessionConfig", "choose_providers", "load_session", "make_batch_dynamic"]
+__all__ = [
+    "LoadedModel",
+    "SessionConfig",
+    "choose_providers",
+    "load_model",
+    "load_session",
+    "make_batch_dynamic",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -134,10 +141,43 @@ def _create(model: str | bytes, config: SessionConfig, name: Path) -> ort.Infere
         raise ModelError(f"cannot load model {name}: {exc}") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    """An opened model.
+
+    Attributes:
+        session: the session to run it in.
+        batched: whether it accepts several images in one call.
+        lanes: single-threaded copies of ``session`` for running the parts of a batch side by
+            side on the CPU (empty unless asked for and worthwhile, see :func:`load_model`).
+    """
+
+    session: ort.InferenceSession
+    batched: bool
+    lanes: tuple[ort.InferenceSession, ...] = ()
+
+
 def load_session(
     path: Path, config: SessionConfig, *, dynamic_batch: bool = False, dynamic_size: bool = False
 ) -> tuple[ort.InferenceSession, bool]:
-    """Open ``path`` as an ONNX Runtime session.
+    """Open ``path`` as an ONNX Runtime session; see :func:`load_model`.
+
+    Returns:
+        The session, and whether it accepts several images in one call.
+    """
+    loaded = load_model(path, config, dynamic_batch=dynamic_batch, dynamic_size=dynamic_size)
+    return loaded.session, loaded.batched
+
+
+def load_model(
+    path: Path,
+    config: SessionConfig,
+    *,
+    dynamic_batch: bool = False,
+    dynamic_size: bool = False,
+    lanes: bool = False,
+) -> LoadedModel:
+    """Open ``path`` in ONNX Runtime.
 
     Args:
         path: the ``.onnx`` file.
@@ -146,22 +186,34 @@ def load_session(
         dynamic_size: with ``dynamic_batch``, also free the input's height and width, so that a
             detector can feed inputs shaped like the frames (a 16:9 frame needs ~40% fewer
             pixels than a square); kept only where outputs agree with the original model.
-
-    Returns:
-        The session, and whether it accepts several images in one call.
+        lanes: also open one single-threaded session per thread, when the model takes batches
+            and runs on the CPU alone. A small detector barely speeds up with intra-op threads
+            on one image, while images run side by side on their own cores scale almost
+            linearly (measured on 2 cores: 1 image 122/s with 2 threads, 4 images split over
+            2 lanes 197/s).
 
     Raises:
         ModelError: the file is missing or ONNX Runtime cannot load it.
     """
     if not path.is_file():
         raise ModelError(f"model file {path} does not exist")
-    choose_providers(config.providers)  # a bad provider list is a config error, not a fallback
+    providers = choose_providers(config.providers)  # a bad list is a config error
+    model: str | bytes = str(path)
+    batched = False
     if dynamic_batch:
-        batched = _load_batched(path, config, dynamic_size=dynamic_size)
-        if batched is not None:
-            return batched, True
-    session = _create(str(path), config, path)
-    return session, _batch_is_dynamic(session)
+        rewritten = _load_batched(path, config, dynamic_size=dynamic_size)
+        if rewritten is not None:
+            session, model = rewritten
+            batched = True
+    if not batched:
+        session = _create(model, config, path)
+        batched = _batch_is_dynamic(session)
+    threads = config.threads or _default_threads()
+    if not (lanes and batched and threads > 1 and providers == ["CPUExecutionProvider"]):
+        return LoadedModel(session, batched)
+    single = replace(config, threads=1)
+    copies = tuple(_create(model, single, path) for _ in range(threads))
+    return LoadedModel(session, batched, copies)
 
 
 def _batch_is_dynamic(session: ort.InferenceSession) -> bool:
@@ -171,7 +223,7 @@ def _batch_is_dynamic(session: ort.InferenceSession) -> bool:
 
 def _load_batched(
     path: Path, config: SessionConfig, *, dynamic_size: bool = False
-) -> ort.InferenceSession | None:
+) -> tuple[ort.InferenceSession, bytes] | None:
     try:
         model = onnx.load(str(path))
         if _already_dynamic(model):
@@ -180,7 +232,8 @@ def _load_batched(
         model = make_batch_dynamic(model)
         if dynamic_size:
             make_size_dynamic(model)
-        session = _create(model.SerializeToString(), config, path)
+        serialised = model.SerializeToString()
+        session = _create(serialised, config, path)
         agrees = probe is not None and _agrees_with_batch_one(session, probe)
     except Exception as exc:  # the rewrite is an optimisation: any failure means "don't batch"
         _log.warning("cannot batch %s (%s): running one image per call", path.name, exc)
@@ -188,7 +241,7 @@ def _load_batched(
     if not agrees:
         _log.warning("batched outputs of %s differ from single runs: one image per call", path)
         return None
-    return session
+    return session, serialised
 
 
 def _already_dynamic(model: onnx.ModelProto) -> bool:
