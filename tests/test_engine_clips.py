@@ -72,8 +72,9 @@ def test_people_standing_one_by_one_keep_one_track_each(
     assert all(end - start >= 8.0 for start, end in spans)
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans))
     assert len({e["track_id"] for e in events}) == 6
-    # The motion gate keeps the detector off while nothing moves and nobody is tracked.
-    assert stats["detector_frames"] < stats["frames_analysed"]
+    # The motion gate keeps the detector off while nothing moves and nobody is tracked, and
+    # follows movement a few times a second (measured: 110 of 697 analysed frames).
+    assert stats["detector_frames"] < 0.25 * stats["frames_analysed"]
 
 
 def test_car_park_counts_and_dwell(samples_dir: Path, model_dir: Path, tmp_path: Path) -> None:

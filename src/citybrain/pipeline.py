@@ -4,8 +4,9 @@
 frames, with no global state and no I/O of its own, so the command line (``analyze``), the
 server's camera workers and, later, a Ray actor all run exactly the same code.
 
-Per analysed frame: motion gate → detector (only when something moves, or at the refresh
-interval while objects are tracked) → tracker → hard-hat attribute → rules. Frames only leave
+Per analysed frame: motion gate → detector (only when something moves that tracked boxes do
+not explain, at most every ``min_interval_seconds``, or at the refresh interval while objects
+are tracked) → tracker → hard-hat attribute → rules. Frames only leave
 through :meth:`CameraPipeline.render`, which anonymises them.
 """
 
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 MOTION_WIDTH = 200
 #: Head regions smaller than this (pixels) are too coarse to judge a hard hat on.
 MIN_HEAD_PIXELS = 8.0
+#: Frame timestamps are sums of float steps: intervals this close count as equal.
+_TIME_EPSILON = 1e-3
 
 
 class DetectorBusyError(Exception):
@@ -134,7 +137,9 @@ class CameraPipeline:
             if motion.enabled
             else None
         )
-        self._tracker = Tracker(TrackerSettings(fps=config.camera.fps))
+        # A standing person missed at one refresh keeps their track until the next.
+        lost = max(TrackerSettings().lost_seconds, 2 * config.motion.refresh_seconds)
+        self._tracker = Tracker(TrackerSettings(fps=config.camera.fps, lost_seconds=lost))
         self.rules: list[Rule] = build_rules(config)
         hardhat_rules = [r for r in self.rules if isinstance(r, HardhatRule)]
         self._needs_hardhat = bool(hardhat_rules)
@@ -150,6 +155,7 @@ class CameraPipeline:
                 self.name,
             )
         self._refresh = config.motion.refresh_seconds
+        self._min_interval = config.motion.min_interval_seconds
         self._tracked = Detections.empty()
         self._last_detect: float | None = None
         self._last_time = 0.0
@@ -212,11 +218,15 @@ class CameraPipeline:
         motion = self._gate.detect(frame)
         if self._last_detect is None:
             return True
-        if len(self._tracked) and frame.timestamp - self._last_detect >= self._refresh:
+        since = frame.timestamp - self._last_detect
+        if len(self._tracked) and since >= self._refresh:
             return True
         # Someone fidgeting inside their own box has not gone anywhere: only motion that the
-        # tracked boxes do not explain (a newcomer, a leading edge) needs the detector now.
-        return motion.moving and not _explained(motion.regions, self._tracked.xyxy)
+        # tracked boxes do not explain (a newcomer, a leading edge) needs the detector, and
+        # following it a few times a second is enough for the tracker (its Kalman filter
+        # bridges the frames between).
+        unexplained = motion.moving and not _explained(motion.regions, self._tracked.xyxy)
+        return unexplained and since >= self._min_interval - _TIME_EPSILON
 
     def _attributes(self, image: Image, detections: Detections) -> Detections:
         if not self._needs_hardhat or self._vision.hardhat is None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from citybrain.core.detections import Detections
-from citybrain.core.tracking import Tracker
+from citybrain.core.tracking import Tracker, TrackerSettings
 
 
 def frame(*boxes: tuple[float, float, float, float], data: list[float] | None = None) -> Detections:
@@ -76,3 +76,24 @@ def test_ids_are_unique_across_classes() -> None:
         )
         out = tracker.update(d, timestamp=i * 0.2)
     assert len(set(out.tracker_id.tolist())) == 2 and -1 not in out.tracker_id
+
+
+def test_a_walker_who_stops_keeps_the_id_across_a_long_gap_between_updates() -> None:
+    # The motion gate runs the detector sparsely once someone stands still: the filter must
+    # not carry their walking speed across the gap (1 s at 60 px/s, then 2.8 s standing).
+    tracker = Tracker()
+    for i in range(6):
+        x = 10 + 12 * i
+        walking = tracker.update(frame((x, 10, x + 80, 210)), timestamp=i * 0.2)
+    standing = tracker.update(frame((70, 10, 150, 210)), timestamp=3.8)
+    assert walking.tracker_id[0] >= 0
+    assert standing.tracker_id.tolist() == walking.tracker_id.tolist()
+
+
+def test_without_the_step_cap_the_same_walker_would_split() -> None:
+    tracker = Tracker(TrackerSettings(max_step_seconds=100.0))
+    for i in range(6):
+        x = 10 + 12 * i
+        walking = tracker.update(frame((x, 10, x + 80, 210)), timestamp=i * 0.2)
+    standing = tracker.update(frame((70, 10, 150, 210)), timestamp=3.8)
+    assert standing.tracker_id.tolist() != walking.tracker_id.tolist()

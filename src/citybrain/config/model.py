@@ -111,11 +111,19 @@ class MotionSection(Section):
         description="Run the detector only when something moves (or objects are tracked).",
     )
     refresh_seconds: float = Field(
-        default=2.0,
+        default=3.0,
         gt=0,
         le=60,
         title="Refresh interval",
         description="While objects are tracked, run the detector at least this often.",
+    )
+    min_interval_seconds: float = Field(
+        default=0.4,
+        ge=0,
+        le=10,
+        title="Minimum detector interval",
+        description="While things move, run the detector at most this often (seconds of "
+        "stream time); 0 = on every analysed frame that moves.",
     )
     threshold: int = Field(
         default=25,

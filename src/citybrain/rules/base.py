@@ -90,6 +90,7 @@ class Rule(abc.ABC):
         self.labels = labels
         self._class_ids = label_ids(labels)
         self._schedule = schedule
+        self._last_seen: tuple[Detections, int, int] | None = None
 
     def label_mask(self, detections: Detections) -> BoolArray:
         """Which detections have one of this rule's labels."""
@@ -127,6 +128,17 @@ class Rule(abc.ABC):
 
     def active(self, observation: Observation) -> bool:
         return self._schedule is None or self._schedule.active(observation.wall_time)
+
+    def unchanged(self, observation: Observation) -> bool:
+        """Whether ``observation`` carries the very detections the previous call saw.
+
+        Between detector runs a camera passes the same :class:`Detections` object frame after
+        frame, so whatever a rule derives from the detections alone (who is in the zone) can
+        be kept instead of recomputed; only time moves on.
+        """
+        seen = (observation.detections, observation.width, observation.height)
+        last, self._last_seen = self._last_seen, seen
+        return last is not None and last[0] is seen[0] and last[1:] == seen[1:]
 
     @abc.abstractmethod
     def evaluate(self, observation: Observation) -> RuleResult:

@@ -51,12 +51,20 @@ class LineCrossingRule(Rule):
         self.events = events
         self._forget_after = forget_after
         self._positions: dict[int, _Position] = {}
+        self._present: list[int] = []
         self._bucket: int | None = None
         self._counts: Counter[tuple[str, str]] = Counter()
 
     def evaluate(self, observation: Observation) -> RuleResult:
         t = observation.timestamp
         counts = self._roll_interval(t)
+        if self.unchanged(observation):
+            # Nobody moved since the last detector run: nothing crossed; the tracks are seen.
+            for track_id in self._present:
+                if (position := self._positions.get(track_id)) is not None:
+                    position.seen = t
+            self._forget(t)
+            return RuleResult(counts=counts)
         updates: list[EventUpdate] = []
         dets = observation.detections
         dets = dets[self.label_mask(dets) & (dets.tracker_id >= 0)]
@@ -84,6 +92,7 @@ class LineCrossingRule(Rule):
                 self._positions[track_id] = _Position(point, t)
             else:
                 self._positions[track_id].seen = t
+        self._present = dets.tracker_id.tolist()
         self._forget(t)
         return RuleResult(updates=updates, counts=counts)
 

@@ -33,24 +33,33 @@ class OccupancyRule(Rule):
         self.maximum = maximum
         template = self.event_template(zone=zone.name, details={"max": maximum})
         self._episodes = Episodes(template, min_seconds=seconds, end_after=end_after)
+        self._sightings: dict[Key, Sighting] | None = None
 
     def evaluate(self, observation: Observation) -> RuleResult:
+        changed = not self.unchanged(observation)
         sightings: dict[Key, Sighting] = {}
         if self.active(observation):
-            dets = observation.detections
-            w, h = observation.width, observation.height
-            dets = dets[self.label_mask(dets)]
-            dets = dets[self.zone.trigger(dets, width=w, height=h)]
-            if len(dets) > self.maximum:
-                union = np.concatenate([dets.xyxy[:, :2].min(axis=0), dets.xyxy[:, 2:].max(axis=0)])
-                sightings[self.zone.name] = Sighting(
-                    label=",".join(self.labels),
-                    track_id=None,
-                    score=float(dets.confidence.mean()),
-                    bbox=bbox_normalised(union, w, h),
-                    details={"count": len(dets), "max": self.maximum},
-                )
+            if changed or self._sightings is None:
+                self._sightings = self._sight(observation)
+            sightings = self._sightings
         return RuleResult(updates=self._episodes.step(observation.timestamp, sightings))
+
+    def _sight(self, observation: Observation) -> dict[Key, Sighting]:
+        dets = observation.detections
+        w, h = observation.width, observation.height
+        dets = dets[self.label_mask(dets)]
+        dets = dets[self.zone.trigger(dets, width=w, height=h)]
+        if len(dets) <= self.maximum:
+            return {}
+        union = np.concatenate([dets.xyxy[:, :2].min(axis=0), dets.xyxy[:, 2:].max(axis=0)])
+        sighting = Sighting(
+            label=",".join(self.labels),
+            track_id=None,
+            score=float(dets.confidence.mean()),
+            bbox=bbox_normalised(union, w, h),
+            details={"count": len(dets), "max": self.maximum},
+        )
+        return {self.zone.name: sighting}
 
     def close(self, timestamp: float) -> RuleResult:
         return RuleResult(updates=self._episodes.close(timestamp))

@@ -29,23 +29,32 @@ class ZonePresenceRule(Rule):
         self.zone = zone
         template = self.event_template(zone=zone.name)
         self._episodes = Episodes(template, min_seconds=seconds, end_after=end_after)
+        self._sightings: dict[Key, Sighting] | None = None
 
     def evaluate(self, observation: Observation) -> RuleResult:
+        changed = not self.unchanged(observation)
         sightings: dict[Key, Sighting] = {}
         if self.active(observation):
-            dets = observation.detections
-            dets = dets[self.label_mask(dets) & (dets.tracker_id >= 0)]
-            w, h = observation.width, observation.height
-            dets = dets[self.zone.trigger(dets, width=w, height=h)]
-            for i in range(len(dets)):
-                track = int(dets.tracker_id[i])
-                sightings[track] = Sighting(
-                    label=self.label_of(int(dets.class_id[i])),
-                    track_id=track,
-                    score=float(dets.confidence[i]),
-                    bbox=bbox_normalised(dets.xyxy[i], w, h),
-                )
+            if changed or self._sightings is None:
+                self._sightings = self._sight(observation)
+            sightings = self._sightings
         return RuleResult(updates=self._episodes.step(observation.timestamp, sightings))
+
+    def _sight(self, observation: Observation) -> dict[Key, Sighting]:
+        dets = observation.detections
+        dets = dets[self.label_mask(dets) & (dets.tracker_id >= 0)]
+        w, h = observation.width, observation.height
+        dets = dets[self.zone.trigger(dets, width=w, height=h)]
+        sightings: dict[Key, Sighting] = {}
+        for i in range(len(dets)):
+            track = int(dets.tracker_id[i])
+            sightings[track] = Sighting(
+                label=self.label_of(int(dets.class_id[i])),
+                track_id=track,
+                score=float(dets.confidence[i]),
+                bbox=bbox_normalised(dets.xyxy[i], w, h),
+            )
+        return sightings
 
     def close(self, timestamp: float) -> RuleResult:
         return RuleResult(updates=self._episodes.close(timestamp))

@@ -19,6 +19,11 @@ __all__ = ["AnalysisOptions", "AnalysisReport", "analyze"]
 
 log = logging.getLogger(__name__)
 
+#: Frames the decode thread may run ahead. A file is read faster than it is analysed in bursts
+#: (the detector runs on some frames only): a deeper queue lets decoding go on through a burst
+#: instead of leaving the analysis thread waiting afterwards. Frames wait as decoded YUV.
+QUEUE_SIZE = 32
+
 #: Called with the stream time (seconds) of each analysed frame.
 ProgressCallback = Callable[[float], None]
 
@@ -94,6 +99,7 @@ def analyze(
         realtime=options.realtime,
         max_reconnects=options.max_reconnects,
         thumbnail_width=MOTION_WIDTH,
+        queue_size=QUEUE_SIZE,
     )
     interrupted = False
     with FileSink(out) as sink, Reader(source, reader_options) as reader:
