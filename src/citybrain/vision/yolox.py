@@ -85,21 +85,24 @@ class YoloxDetector(OnnxDetector["_Batch"]):
                 f"{self.spec.path}: output shape {raw.shape} does not fit a YOLOX head with "
                 f"{len(grid)} cells for input {context.size}"
             )
-        centres = (raw[..., 0:2] + grid) * strides
-        sizes = np.exp(raw[..., 2:4]) * strides
-        boxes = np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=-1)
-        class_scores = raw[..., 5:] * raw[..., 4:5]
-        class_ids = class_scores.argmax(axis=-1)
-        scores = np.take_along_axis(class_scores, class_ids[..., None], axis=-1)[..., 0]
         results = []
         for i, placement in enumerate(context.placements):
-            # Cheap pre-filter before mapping boxes back: most cells are background.
-            mask = scores[i] >= self.spec.confidence
+            # A score is objectness times a class probability, so cells whose objectness is
+            # below the threshold cannot pass it: most cells are background, skip them first.
+            rows = np.flatnonzero(raw[i, :, 4] >= self.spec.confidence)
+            cells = raw[i, rows]
+            centres = (cells[:, 0:2] + grid[rows]) * strides[rows]
+            sizes = np.exp(cells[:, 2:4]) * strides[rows]
+            boxes = np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=-1)
+            class_scores = cells[:, 5:] * cells[:, 4:5]
+            class_ids = class_scores.argmax(axis=-1)
+            scores = np.take_along_axis(class_scores, class_ids[:, None], axis=-1)[:, 0]
+            mask = scores >= self.spec.confidence
             results.append(
                 to_detections(
-                    placement.to_original(boxes[i][mask]),
-                    scores[i][mask],
-                    class_ids[i][mask].astype(np.int64),
+                    placement.to_original(boxes[mask]),
+                    scores[mask],
+                    class_ids[mask].astype(np.int64),
                     confidence=self.spec.confidence,
                     iou_threshold=self.spec.nms_iou,
                 )
