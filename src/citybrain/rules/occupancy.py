@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from citybrain.core.geometry import PolygonZone
-from citybrain.rules.base import Observation, Rule, RuleResult, Schedule, bbox_normalised
+from citybrain.rules.base import Observation, Schedule, bbox_normalised
 from citybrain.rules.episodes import Episodes, Key, Sighting
+from citybrain.rules.sightings import SightingRule
 
 __all__ = ["OccupancyRule"]
 
 
-class OccupancyRule(Rule):
+class OccupancyRule(SightingRule):
     """One event while the count of listed objects in the zone stays above ``maximum``."""
 
     kind = "occupancy"
@@ -33,16 +34,6 @@ class OccupancyRule(Rule):
         self.maximum = maximum
         template = self.event_template(zone=zone.name, details={"max": maximum})
         self._episodes = Episodes(template, min_seconds=seconds, end_after=end_after)
-        self._sightings: dict[Key, Sighting] | None = None
-
-    def evaluate(self, observation: Observation) -> RuleResult:
-        changed = not self.unchanged(observation)
-        sightings: dict[Key, Sighting] = {}
-        if self.active(observation):
-            if changed or self._sightings is None:
-                self._sightings = self._sight(observation)
-            sightings = self._sightings
-        return RuleResult(updates=self._episodes.step(observation.timestamp, sightings))
 
     def _sight(self, observation: Observation) -> dict[Key, Sighting]:
         dets = observation.detections
@@ -60,6 +51,3 @@ class OccupancyRule(Rule):
             details={"count": len(dets), "max": self.maximum},
         )
         return {self.zone.name: sighting}
-
-    def close(self, timestamp: float) -> RuleResult:
-        return RuleResult(updates=self._episodes.close(timestamp))

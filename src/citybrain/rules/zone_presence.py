@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from citybrain.core.geometry import PolygonZone
-from citybrain.rules.base import Observation, Rule, RuleResult, Schedule, bbox_normalised
+from citybrain.rules.base import Observation, Schedule, bbox_normalised
 from citybrain.rules.episodes import Episodes, Key, Sighting
+from citybrain.rules.sightings import SightingRule
 
 __all__ = ["DwellRule", "RestrictedZoneRule", "ZonePresenceRule"]
 
 
-class ZonePresenceRule(Rule):
+class ZonePresenceRule(SightingRule):
     """An event per tracked object of the listed labels that stays in a zone ``seconds`` or more."""
 
     kind = "zone_presence"
@@ -29,16 +30,6 @@ class ZonePresenceRule(Rule):
         self.zone = zone
         template = self.event_template(zone=zone.name)
         self._episodes = Episodes(template, min_seconds=seconds, end_after=end_after)
-        self._sightings: dict[Key, Sighting] | None = None
-
-    def evaluate(self, observation: Observation) -> RuleResult:
-        changed = not self.unchanged(observation)
-        sightings: dict[Key, Sighting] = {}
-        if self.active(observation):
-            if changed or self._sightings is None:
-                self._sightings = self._sight(observation)
-            sightings = self._sightings
-        return RuleResult(updates=self._episodes.step(observation.timestamp, sightings))
 
     def _sight(self, observation: Observation) -> dict[Key, Sighting]:
         dets = observation.detections
@@ -55,9 +46,6 @@ class ZonePresenceRule(Rule):
                 bbox=bbox_normalised(dets.xyxy[i], w, h),
             )
         return sightings
-
-    def close(self, timestamp: float) -> RuleResult:
-        return RuleResult(updates=self._episodes.close(timestamp))
 
 
 class RestrictedZoneRule(ZonePresenceRule):
