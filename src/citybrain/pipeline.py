@@ -6,8 +6,9 @@ server's camera workers and, later, a Ray actor all run exactly the same code.
 
 Per analysed frame: motion gate → detector (only when something moves that tracked boxes do
 not explain, at most every ``min_interval_seconds``, or at the refresh interval while objects
-are tracked) → tracker → hard-hat attribute → rules. Frames only leave
-through :meth:`CameraPipeline.render`, which anonymises them.
+are tracked; where the detector takes free input sizes, only in the crop around that motion,
+at the whole frame's scale, see :mod:`citybrain.core.regions`) → tracker → hard-hat attribute
+→ rules. Frames only leave through :meth:`CameraPipeline.render`, which anonymises them.
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from citybrain.config.model import CameraConfig
-from citybrain.core.detections import Detections
+from citybrain.core.detections import Detections, FloatArray
 from citybrain.core.events import EventUpdate, LineCount
 from citybrain.core.frame import Frame, Image
+from citybrain.core.regions import Crop, RegionPlanner, explained, mostly_inside
 from citybrain.core.tracking import Tracker, TrackerSettings
 from citybrain.rules import HARDHAT_KEY, Observation, Rule, build_rules
 from citybrain.rules.hardhat import HardhatRule
 from citybrain.vision.anonymise import Anonymiser, AnonymiserConfig
-from citybrain.vision.detector import Detector, DetectorSpec, build_detector
+from citybrain.vision.detector import Detector, DetectorSpec, RegionDetector, build_detector
 from citybrain.vision.hardhat import HardhatClassifier, head_region
 from citybrain.vision.models import locate
 from citybrain.vision.motion import MotionConfig, MotionGate
@@ -59,10 +61,22 @@ class PipelineResult:
 
 @dataclass(slots=True)
 class PipelineStats:
-    """Counters of one camera pipeline."""
+    """Counters of one camera pipeline.
+
+    Attributes:
+        frames_analysed: frames :meth:`CameraPipeline.process` was given.
+        detector_frames: frames the detector looked at (whole or in a crop).
+        detector_regions: of those, frames it looked at in a crop only.
+        region_retries: crops that cut something new, looked at again whole.
+        detector_dropped: frames a busy shared detector refused.
+        events_started: events begun.
+        events_ended: events ended.
+    """
 
     frames_analysed: int = 0
     detector_frames: int = 0
+    detector_regions: int = 0
+    region_retries: int = 0
     detector_dropped: int = 0
     events_started: int = 0
     events_ended: int = 0
@@ -156,6 +170,12 @@ class CameraPipeline:
             )
         self._refresh = config.motion.refresh_seconds
         self._min_interval = config.motion.min_interval_seconds
+        detector = vision.detector
+        #: The detector, where it may look at crops (``motion.regions`` and free input sizes).
+        self._cropper: RegionDetector | None = None
+        if config.motion.regions and isinstance(detector, RegionDetector):
+            self._cropper = detector
+        self._planner = RegionPlanner()
         self._tracked = Detections.empty()
         self._last_detect: float | None = None
         self._last_time = 0.0
@@ -165,9 +185,10 @@ class CameraPipeline:
         self.stats.frames_analysed += 1
         self._last_time = frame.timestamp
         detected = False
-        if self._should_detect(frame):
+        look = self._plan(frame)
+        if look is not None:
             try:
-                (raw,) = self._vision.detector.detect([frame.image])
+                raw = self._detect(frame, look)
             except DetectorBusyError:
                 self.stats.detector_dropped += 1
             else:
@@ -211,22 +232,73 @@ class CameraPipeline:
             return image.copy()
         return self._vision.anonymiser.apply(image, dets)
 
-    def _should_detect(self, frame: Frame) -> bool:
+    def _plan(self, frame: Frame) -> Crop | _Whole | None:
+        """Where the detector looks at ``frame``: the whole frame, a crop, or nowhere."""
         if self._gate is None:
-            return True
+            return _WHOLE
         # The gate sees every frame, detected or not, so that its background stays current.
         motion = self._gate.detect(frame)
         if self._last_detect is None:
-            return True
+            return _WHOLE
         since = frame.timestamp - self._last_detect
         if len(self._tracked) and since >= self._refresh:
-            return True
+            return self._refresh_look(frame, motion.regions)
         # Someone fidgeting inside their own box has not gone anywhere: only motion that the
         # tracked boxes do not explain (a newcomer, a leading edge) needs the detector, and
         # following it a few times a second is enough for the tracker (its Kalman filter
         # bridges the frames between).
-        unexplained = motion.moving and not _explained(motion.regions, self._tracked.xyxy)
-        return unexplained and since >= self._min_interval - _TIME_EPSILON
+        boxes = self._tracked.xyxy
+        unexplained = ~explained(motion.regions, boxes)
+        if not unexplained.any() or since < self._min_interval - _TIME_EPSILON:
+            return None
+        scale = self._region_scale(frame)
+        if scale is None:
+            return _WHOLE
+        size = (frame.width, frame.height)
+        crop = self._planner.plan(motion.regions, unexplained, boxes, size, scale)
+        return _WHOLE if crop is None else crop
+
+    def _refresh_look(self, frame: Frame, motion: FloatArray) -> Crop | _Whole:
+        scale = self._region_scale(frame)
+        if scale is None:
+            return _WHOLE
+        boxes = self._tracked.xyxy
+        areas = np.concatenate([boxes, motion])
+        size = (frame.width, frame.height)
+        crop = self._planner.plan(areas, np.ones(len(areas), dtype=bool), boxes, size, scale)
+        return _WHOLE if crop is None else crop
+
+    def _region_scale(self, frame: Frame) -> float | None:
+        cropper = self._cropper
+        return None if cropper is None else cropper.frame_scale(frame.height, frame.width)
+
+    def _detect(self, frame: Frame, look: Crop | _Whole) -> Detections:
+        """Raw detections in ``frame``; for a crop, with the tracked objects outside it kept.
+
+        Raises:
+            DetectorBusyError: a shared detector's queue is full.
+        """
+        cropper = self._cropper
+        if isinstance(look, _Whole) or cropper is None:
+            (raw,) = self._vision.detector.detect([frame.image])
+            return raw
+        scale = cropper.frame_scale(frame.height, frame.width)
+        image = frame.image[look.y1 : look.y2, look.x1 : look.x2]
+        (found,) = cropper.detect([image], [scale])
+        found = look.to_frame(found)
+        # Whatever is tracked outside the crop did not move (or moved within its box): it
+        # stays where it was, as if the detector had found it there again. What the crop shows
+        # of such an object (a piece at the crop's edge) is that object, not another one.
+        kept = self._tracked[~look.contains(self._tracked.xyxy)]
+        kept = Detections(xyxy=kept.xyxy, confidence=kept.confidence, class_id=kept.class_id)
+        known = mostly_inside(found, kept)
+        if (look.cut(found.xyxy, frame.width, frame.height) & ~known).any():
+            # Something new reaches beyond the crop: only the whole frame shows it entire.
+            self.stats.region_retries += 1
+            (raw,) = cropper.detect([frame.image])
+            return raw
+        self.stats.detector_regions += 1
+        return Detections.merge([found[~known], kept])
 
     def _attributes(self, image: Image, detections: Detections) -> Detections:
         if not self._needs_hardhat or self._vision.hardhat is None:
@@ -249,14 +321,9 @@ class CameraPipeline:
                 self.stats.events_ended += 1
 
 
-def _explained(regions: np.ndarray, boxes: np.ndarray, margin: float = 0.15) -> bool:
-    """Whether every motion region lies inside some box grown by ``margin`` of its size."""
-    if len(boxes) == 0:
-        return False
-    size = boxes[:, 2:] - boxes[:, :2]
-    grown = np.concatenate([boxes[:, :2] - margin * size, boxes[:, 2:] + margin * size], axis=1)
-    r = regions[:, None, :]
-    g = grown[None, :, :]
-    inside = (r[..., 0] >= g[..., 0]) & (r[..., 1] >= g[..., 1])
-    inside &= (r[..., 2] <= g[..., 2]) & (r[..., 3] <= g[..., 3])
-    return bool(inside.any(axis=1).all())
+@dataclass(frozen=True, slots=True)
+class _Whole:
+    """The detector looks at the whole frame."""
+
+
+_WHOLE = _Whole()

@@ -115,7 +115,8 @@ class MotionSection(Section):
         gt=0,
         le=60,
         title="Refresh interval",
-        description="While objects are tracked, run the detector at least this often.",
+        description="While objects are tracked, run the detector at least this often (with "
+        "regions on, over the area of the tracked objects), so that still ones stay tracked.",
     )
     min_interval_seconds: float = Field(
         default=0.4,
@@ -124,6 +125,13 @@ class MotionSection(Section):
         title="Minimum detector interval",
         description="While things move, run the detector at most this often (seconds of "
         "stream time); 0 = on every analysed frame that moves.",
+    )
+    regions: bool = Field(
+        default=True,
+        title="Detect in motion regions",
+        description="Between whole-frame looks, run the detector only on the crop around "
+        "motion that tracked objects do not explain (at the whole frame's scale, so objects "
+        "look the same to it); needs a detector with free input sizes, such as YOLOX.",
     )
     threshold: int = Field(
         default=25,

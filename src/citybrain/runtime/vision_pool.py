@@ -55,15 +55,21 @@ class SharedDetector:
     def labels(self) -> tuple[str, ...]:
         return self._batcher.labels
 
-    def detect(self, images: Sequence[Image]) -> list[Detections]:
-        """Objects in each image.
+    def frame_scale(self, height: int, width: int) -> float | None:
+        """The shared detector's scale for a whole frame (a crop may be fed at it)."""
+        return self._batcher.frame_scale(height, width)
+
+    def detect(
+        self, images: Sequence[Image], scales: Sequence[float | None] | None = None
+    ) -> list[Detections]:
+        """Objects in each image (``scales`` as :class:`~citybrain.vision.detector.RegionDetector`).
 
         Raises:
             DetectorBusyError: the shared queue is full: drop the frame, do not wait.
         """
         futures: list[Future[Detections]] = []
-        for image in images:
-            future = self._batcher.submit(image)
+        for image, scale in zip(images, scales or [None] * len(images), strict=True):
+            future = self._batcher.submit(image, scale)
             if future is None:
                 for waiting in futures:
                     waiting.cancel()

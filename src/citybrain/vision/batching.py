@@ -23,11 +23,16 @@ import numpy as np
 
 from citybrain.core.detections import Detections
 from citybrain.core.frame import Image
-from citybrain.vision.detector import Detector
+from citybrain.vision.detector import Detector, RegionDetector
 
 __all__ = ["BatchStats", "BatchingDetector"]
 
-_Request = tuple[Image, "Future[Detections]"]
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    image: Image
+    scale: float | None
+    future: Future[Detections]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +100,16 @@ class BatchingDetector:
         """The wrapped detector's class names."""
         return self.detector.labels
 
-    def submit(self, image: Image) -> Future[Detections] | None:
+    def frame_scale(self, height: int, width: int) -> float | None:
+        """The wrapped detector's scale for a whole frame (see :class:`RegionDetector`)."""
+        if isinstance(self.detector, RegionDetector):
+            return self.detector.frame_scale(height, width)
+        return None
+
+    def submit(self, image: Image, scale: float | None = None) -> Future[Detections] | None:
         """Queue ``image`` for detection; ``None`` when the queue is full (drop the frame).
+
+        ``scale`` feeds it at that scale (a crop of a frame; see :meth:`frame_scale`).
 
         Raises:
             ValueError: ``image`` is not ``(H, W, 3)`` uint8 (checked here, so that one bad
@@ -110,7 +123,7 @@ class BatchingDetector:
             if self._closed:
                 raise RuntimeError("BatchingDetector is closed")
             try:
-                self._queue.put_nowait((image, future))
+                self._queue.put_nowait(_Request(image, scale, future))
             except queue.Full:
                 self._rejected += 1
                 return None
@@ -121,14 +134,16 @@ class BatchingDetector:
         future = self.submit(image)
         return None if future is None else future.result(timeout)
 
-    def detect(self, images: Sequence[Image]) -> list[Detections]:
+    def detect(
+        self, images: Sequence[Image], scales: Sequence[float | None] | None = None
+    ) -> list[Detections]:
         """The :class:`~citybrain.vision.detector.Detector` verb: waits for room, never drops."""
         futures: list[Future[Detections]] = []
-        for image in images:
-            future = self.submit(image)
+        for image, scale in zip(images, scales or [None] * len(images), strict=True):
+            future = self.submit(image, scale)
             while future is None:
                 time.sleep(self.max_wait or 0.001)
-                future = self.submit(image)
+                future = self.submit(image, scale)
             futures.append(future)
         return [future.result() for future in futures]
 
@@ -189,22 +204,28 @@ class BatchingDetector:
         return batch, False
 
     def _run(self, batch: list[_Request]) -> None:
-        live = [(image, f) for image, f in batch if f.set_running_or_notify_cancel()]
+        live = [r for r in batch if r.future.set_running_or_notify_cancel()]
         if not live:
             return
         start = time.monotonic()
         try:
-            results = self.detector.detect([image for image, _ in live])
+            images = [r.image for r in live]
+            if any(r.scale is not None for r in live):
+                if not isinstance(self.detector, RegionDetector):
+                    raise ValueError("the shared detector takes no scales")
+                results = self.detector.detect(images, [r.scale for r in live])
+            else:
+                results = self.detector.detect(images)
             if len(results) != len(live):
                 raise RuntimeError(f"detector returned {len(results)} results for {len(live)}")
         except Exception as exc:  # handed to the callers, whose futures re-raise it
-            for _, future in live:
-                future.set_exception(exc)
+            for request in live:
+                request.future.set_exception(exc)
             return
         finally:
             self._count(len(live), time.monotonic() - start)
-        for (_, future), result in zip(live, results, strict=True):
-            future.set_result(result)
+        for request, result in zip(live, results, strict=True):
+            request.future.set_result(result)
 
     def _count(self, images: int, elapsed: float) -> None:
         with self._lock:

@@ -53,11 +53,27 @@ class Letterbox:
     scale: float = 1.0
     stride: int | None = None
 
-    def __call__(self, images: Sequence[Image]) -> tuple[FloatArray, list[LetterboxPlacement]]:
-        """The network input for ``images`` and where each image went."""
-        height, width = self.canvas_size(images)
+    def __call__(
+        self, images: Sequence[Image], scales: Sequence[float | None] | None = None
+    ) -> tuple[FloatArray, list[LetterboxPlacement]]:
+        """The network input for ``images`` and where each image went.
+
+        Args:
+            images: BGR images.
+            scales: per image, network pixels per image pixel; ``None`` (for all or for one
+                image) fits the image to ``size``. A given scale needs ``stride`` (free-size
+                inputs): a crop of a frame then keeps the scale the whole frame is fed at.
+        """
+        ratios = [
+            self._ratio(image, s)
+            for image, s in zip(images, scales or [None] * len(images), strict=True)
+        ]
+        height, width = self._canvas(images, ratios)
         canvas = np.full((len(images), height, width, 3), _PAD_VALUE, dtype=np.uint8)
-        placements = [self._place(image, canvas[i]) for i, image in enumerate(images)]
+        placements = [
+            self._place(image, ratio, canvas[i])
+            for i, (image, ratio) in enumerate(zip(images, ratios, strict=True))
+        ]
         batch = canvas[..., ::-1] if self.rgb else canvas
         # One vectorised transpose and cast for the whole batch.
         tensor = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)
@@ -65,30 +81,47 @@ class Letterbox:
             tensor *= np.float32(self.scale)
         return tensor, placements
 
+    def fit_ratio(self, height: int, width: int) -> float:
+        """The scale at which a whole ``height`` x ``width`` image is fed."""
+        return min(self.size / height, self.size / width)
+
     def canvas_size(self, images: Sequence[Image]) -> tuple[int, int]:
         """Input height and width: the square ``size``, or with ``stride`` the smallest multiple
         of it that holds every image scaled to a long side of ``size`` (rectangular inference).
         """
+        return self._canvas(images, [self._ratio(image, None) for image in images])
+
+    def _ratio(self, image: Image, scale: float | None) -> float:
+        if scale is None:
+            return self.fit_ratio(*image.shape[:2])
+        if self.stride is None:
+            raise ValueError("a letterbox of fixed size cannot feed an image at a given scale")
+        if not 0 < scale <= self.fit_ratio(*image.shape[:2]):
+            raise ValueError(f"scale {scale} would not fit the image into {self.size} pixels")
+        return scale
+
+    def _canvas(self, images: Sequence[Image], ratios: Sequence[float]) -> tuple[int, int]:
         if self.stride is None:
             return self.size, self.size
         stride = self.stride
-        heights, widths = zip(*(self._scaled(image) for image in images), strict=True)
+        sizes = [_scaled(image, ratio) for image, ratio in zip(images, ratios, strict=True)]
+        heights, widths = zip(*sizes, strict=True)
         return -(-max(heights) // stride) * stride, -(-max(widths) // stride) * stride
 
-    def _scaled(self, image: Image) -> tuple[int, int]:
+    def _place(self, image: Image, ratio: float, canvas: Image) -> LetterboxPlacement:
         height, width = image.shape[:2]
-        ratio = min(self.size / height, self.size / width)
-        return round(height * ratio), round(width * ratio)
-
-    def _place(self, image: Image, canvas: Image) -> LetterboxPlacement:
-        height, width = image.shape[:2]
-        ratio = min(self.size / height, self.size / width)
-        new_h, new_w = self._scaled(image)
+        new_h, new_w = _scaled(image, ratio)
         left = (canvas.shape[1] - new_w) // 2 if self.center else 0
         top = (canvas.shape[0] - new_h) // 2 if self.center else 0
         resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
         canvas[top : top + new_h, left : left + new_w] = resized
         return LetterboxPlacement(ratio, float(left), float(top), width, height)
+
+
+def _scaled(image: Image, ratio: float) -> tuple[int, int]:
+    """Height and width of ``image`` at ``ratio`` (at least one pixel each)."""
+    height, width = image.shape[:2]
+    return max(1, round(height * ratio)), max(1, round(width * ratio))
 
 
 def nms_per_class(

@@ -30,6 +30,7 @@ __all__ = [
     "Detector",
     "DetectorFactory",
     "DetectorSpec",
+    "RegionDetector",
     "build_detector",
     "families",
     "register_family",
@@ -57,6 +58,25 @@ class Detector(Protocol):
         Returns:
             One :class:`Detections` per image, in order.
         """
+        ...
+
+
+@runtime_checkable
+class RegionDetector(Detector, Protocol):
+    """A :class:`Detector` that can also look at a crop of a frame at the whole frame's scale
+    (a fully convolutional network with free input sizes), so that a crop costs less than the
+    frame in proportion to its area and objects in it look exactly as big to the network."""
+
+    def frame_scale(self, height: int, width: int) -> float | None:
+        """Network pixels per image pixel for a whole ``height`` x ``width`` frame; ``None``
+        when this network takes fixed-size inputs only (then no scales may be given)."""
+        ...
+
+    def detect(
+        self, images: Sequence[Image], scales: Sequence[float | None] | None = None
+    ) -> list[Detections]:
+        """As :meth:`Detector.detect`; ``scales`` gives, per image, the scale to feed it at
+        (``None``: fit it to the network input)."""
         ...
 
 

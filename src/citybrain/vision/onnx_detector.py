@@ -74,34 +74,72 @@ class OnnxDetector(ABC, Generic[Context]):
         """The execution providers the session actually uses."""
         return list(self._session.get_providers())
 
-    def detect(self, images: Sequence[Image]) -> list[Detections]:
-        """Objects in each image; see :class:`citybrain.vision.detector.Detector`."""
+    def frame_scale(self, height: int, width: int) -> float | None:
+        """Network pixels per image pixel at which a whole ``height`` x ``width`` frame is fed,
+        where the network also takes other input sizes (so that a crop of the frame can be fed
+        at that same scale); ``None`` for fixed-size networks."""
+        return None
+
+    def detect(
+        self, images: Sequence[Image], scales: Sequence[float | None] | None = None
+    ) -> list[Detections]:
+        """Objects in each image; see :class:`citybrain.vision.detector.Detector`.
+
+        Args:
+            images: ``(H, W, 3)`` uint8 BGR images.
+            scales: per image, the scale to feed it at (see :meth:`frame_scale`); ``None``
+                fits it to the input size.
+        """
         for image in images:
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
                 raise ValueError(
                     f"detector images must be (H, W, 3) uint8 BGR, got {image.shape} {image.dtype}"
                 )
+        given = list(scales) if scales is not None else [None] * len(images)
+        if len(given) != len(images):
+            raise ValueError(f"{len(given)} scales for {len(images)} images")
         if not images:
             return []
+        if any(s is not None for s in given) and self.frame_scale(*images[0].shape[:2]) is None:
+            raise ValueError(f"{self.spec.path.name} takes fixed-size inputs, not given scales")
         if not self.batched:
-            return [dets for image in images for dets in self._run([image], self._session)]
+            return [
+                dets
+                for image, scale in zip(images, given, strict=True)
+                for dets in self._run([image], [scale], self._session)
+            ]
         if self._pool is None or len(images) == 1:
-            return self._run(images, self._session)
+            return self._run(images, given, self._session)
         # On the CPU, the parts of a batch run side by side, one single-threaded lane each.
         parts = min(len(images), len(self._lanes))
         bounds = np.linspace(0, len(images), parts + 1).astype(int).tolist()
-        chunks = [images[a:b] for a, b in itertools.pairwise(bounds)]
-        results = self._pool.map(self._run, chunks, self._lanes[:parts])
+        pairs = list(itertools.pairwise(bounds))
+        results = self._pool.map(
+            self._run,
+            [images[a:b] for a, b in pairs],
+            [given[a:b] for a, b in pairs],
+            self._lanes[:parts],
+        )
         return [dets for chunk in results for dets in chunk]
 
-    def _run(self, images: Sequence[Image], session: ort.InferenceSession) -> list[Detections]:
-        feeds, context = self._prepare(images)
+    def _run(
+        self,
+        images: Sequence[Image],
+        scales: Sequence[float | None],
+        session: ort.InferenceSession,
+    ) -> list[Detections]:
+        feeds, context = self._prepare(images, scales)
         outputs: list[Any] = session.run(None, feeds)
         return self._decode(outputs, context)
 
     @abstractmethod
-    def _prepare(self, images: Sequence[Image]) -> tuple[Feeds, Context]:
-        """Input tensors for ``images`` and what decoding needs to know about them."""
+    def _prepare(
+        self, images: Sequence[Image], scales: Sequence[float | None]
+    ) -> tuple[Feeds, Context]:
+        """Input tensors for ``images`` and what decoding needs to know about them.
+
+        ``scales`` holds a scale per image only where :meth:`frame_scale` allows it.
+        """
 
     @abstractmethod
     def _decode(self, outputs: list[Any], context: Context) -> list[Detections]:

@@ -48,7 +48,9 @@ class PicodetDetector(OnnxDetector[list[tuple[int, int]]]):
     def labels(self) -> tuple[str, ...]:
         return COCO_LABELS
 
-    def _prepare(self, images: Sequence[Image]) -> tuple[Feeds, list[tuple[int, int]]]:
+    def _prepare(
+        self, images: Sequence[Image], scales: Sequence[float | None]
+    ) -> tuple[Feeds, list[tuple[int, int]]]:
         (image,) = images
         height, width = image.shape[:2]
         size = self.input_size

@@ -37,8 +37,10 @@ class Yolov8Detector(OnnxDetector[list[LetterboxPlacement]]):
     def labels(self) -> tuple[str, ...]:
         return self._labels
 
-    def _prepare(self, images: Sequence[Image]) -> tuple[Feeds, list[LetterboxPlacement]]:
-        tensor, placements = self._letterbox(images)
+    def _prepare(
+        self, images: Sequence[Image], scales: Sequence[float | None]
+    ) -> tuple[Feeds, list[LetterboxPlacement]]:
+        tensor, placements = self._letterbox(images)  # fixed size: no scales (frame_scale)
         return {self._session.get_inputs()[0].name: tensor}, placements
 
     def _decode(self, outputs: list[Any], context: list[LetterboxPlacement]) -> list[Detections]:

@@ -72,8 +72,13 @@ class YoloxDetector(OnnxDetector["_Batch"]):
     def labels(self) -> tuple[str, ...]:
         return self._labels
 
-    def _prepare(self, images: Sequence[Image]) -> tuple[Feeds, _Batch]:
-        tensor, placements = self._letterbox(images)
+    def frame_scale(self, height: int, width: int) -> float | None:
+        return self._letterbox.fit_ratio(height, width) if self.rectangular else None
+
+    def _prepare(
+        self, images: Sequence[Image], scales: Sequence[float | None]
+    ) -> tuple[Feeds, _Batch]:
+        tensor, placements = self._letterbox(images, scales)
         size = (int(tensor.shape[2]), int(tensor.shape[3]))
         return {self._session.get_inputs()[0].name: tensor}, _Batch(size, placements)
 
