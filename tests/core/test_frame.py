@@ -37,3 +37,26 @@ def test_a_loader_that_makes_the_wrong_size_is_an_error() -> None:
 def test_a_frame_from_an_image_is_loaded() -> None:
     frame = Frame(np.zeros((3, 5, 3), np.uint8), 0.2, 1)
     assert frame.loaded and (frame.width, frame.height) == (5, 3)
+
+
+def test_a_deferred_thumbnail_is_made_once_on_first_use() -> None:
+    calls: list[int] = []
+
+    def thumbnail() -> np.ndarray:
+        calls.append(1)
+        return np.full((2, 3), 9, np.uint8)
+
+    frame = Frame.deferred(
+        lambda: np.zeros((4, 6, 3), np.uint8),
+        width=6,
+        height=4,
+        timestamp=0.0,
+        index=0,
+        thumbnail=thumbnail,
+    )
+    assert frame.nbytes == 6 * 4 * 3 // 2 and calls == []
+    assert frame.thumbnail is not None and int(frame.thumbnail[0, 0]) == 9
+    assert frame.thumbnail is frame.thumbnail and calls == [1]
+    assert frame.nbytes == 36 + 6
+    _ = frame.image
+    assert frame.nbytes == 72 + 6 and frame.loaded

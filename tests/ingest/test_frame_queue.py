@@ -73,3 +73,34 @@ def test_cancel_wakes_a_blocked_producer_and_ends_the_queue() -> None:
     queue.cancel()
     assert returned.wait(1)
     assert queue.get(timeout=1) is None
+
+
+def test_a_byte_bound_fills_the_queue_before_its_frame_count() -> None:
+    big = Frame(image=np.zeros((100, 100, 3), np.uint8), timestamp=0.0, index=0)  # 30000 B
+    queue = FrameQueue(10, max_bytes=70_000)
+    assert sum(queue.put(big, drop_oldest=True) for _ in range(5)) == 3
+    assert len(queue) == 2
+    # Deferred frames count as the decoder's 4:2:0 picture until their BGR pixels are made.
+    deferred = Frame.deferred(
+        lambda: np.zeros((100, 100, 3), np.uint8), width=100, height=100, timestamp=0, index=1
+    )
+    assert deferred.nbytes == 15_000
+    assert queue.put(deferred, drop_oldest=True) == 1 and len(queue) == 2
+    # One frame always fits, however big.
+    lone = FrameQueue(10, max_bytes=1)
+    assert lone.put(big, drop_oldest=False) == 0 and len(lone) == 1
+
+
+def test_a_byte_bound_blocks_the_producer_until_frames_are_taken() -> None:
+    big = Frame(image=np.zeros((100, 100, 3), np.uint8), timestamp=0.0, index=0)
+    queue = FrameQueue(10, max_bytes=60_000)
+    queue.put(big, drop_oldest=False)
+    queue.put(big, drop_oldest=False)
+    done = threading.Event()
+    producer = threading.Thread(
+        target=lambda: (queue.put(big, drop_oldest=False), done.set()), daemon=True
+    )
+    producer.start()
+    assert not done.wait(0.2)
+    assert queue.get() is big
+    assert done.wait(5)

@@ -14,7 +14,7 @@ import pytest
 
 from citybrain.core.frame import Frame
 from citybrain.errors import CorruptSourceError, SourceNotFoundError
-from citybrain.ingest import Reader, ReaderOptions
+from citybrain.ingest import Reader, ReaderOptions, ReaderStats
 
 WORKER = "worker-zone-detection.mp4"  # 480x270, 15 fps, 71 frames, 4.73 s
 
@@ -36,7 +36,9 @@ def test_samples_worker_clip_at_5_fps(samples_dir: Path) -> None:
         frames = read_all(reader)
         assert reader.read(timeout=1) is None  # the end stays the end
         stats = reader.stats
-    assert (stats.frames_decoded, stats.frames_sampled, len(frames)) == (71, 24, 24)
+    # 6 non-reference frames between sampled ones were never decoded; all 71 were seen.
+    assert (stats.frames_decoded, stats.frames_skipped) == (65, 6)
+    assert (stats.frames_sampled, len(frames)) == (24, 24)
     assert (stats.frames_dropped, stats.frames_corrupt, stats.reconnects) == (0, 0, 0)
     assert (stats.width, stats.height, stats.online, stats.last_error) == (480, 270, False, None)
     assert increasing(frames)
@@ -193,3 +195,47 @@ def test_close_stops_a_producer_blocked_on_a_full_queue(samples_dir: Path) -> No
     assert time.monotonic() - start < 1.0
     assert not reader.running
     assert reader.read(timeout=1) is None
+
+
+ONE_BY_ONE = "one-by-one-person-detection.mp4"  # H.264 Main with B-frames, 10 fps
+CARS = "car-detection.mp4"  # H.264 Baseline: no B-frames, nothing to skip
+
+
+def sampled(path: Path, fps: float, skip: bool) -> tuple[list[tuple[float, int]], ReaderStats]:
+    options = ReaderOptions(fps=fps, skip_unsampled=skip, thumbnail_width=200)
+    with Reader(str(path), options) as reader:
+        frames = read_all(reader)
+        return [(f.timestamp, f.index) for f in frames], reader.stats
+
+
+@pytest.mark.parametrize("fps", [2.0, 5.0, 8.0])
+def test_skipping_unsampled_frames_keeps_the_sampled_frames_exactly(
+    samples_dir: Path, fps: float
+) -> None:
+    path = samples_dir / ONE_BY_ONE
+    decoded_all, full = sampled(path, fps, skip=False)
+    skipping, stats = sampled(path, fps, skip=True)
+    assert skipping == decoded_all  # same frames, same times, same indices
+    assert full.frames_skipped == 0 and full.frames_decoded == 1394
+    assert stats.frames_skipped > 0
+    assert stats.frames_decoded + stats.frames_skipped == 1394
+    assert stats.frames_sampled == full.frames_sampled == len(skipping)
+
+
+def test_a_clip_without_b_frames_is_decoded_whole(samples_dir: Path) -> None:
+    frames, stats = sampled(samples_dir / CARS, 5.0, skip=True)
+    assert (stats.frames_decoded, stats.frames_skipped) == (377, 0)
+    assert len(frames) == stats.frames_sampled == 151
+
+
+def test_thumbnails_are_the_same_whichever_thread_makes_them(samples_dir: Path) -> None:
+    with Reader(str(samples_dir / WORKER), ReaderOptions(fps=5, thumbnail_width=64)) as reader:
+        frames = read_all(reader)
+    with av.open(str(samples_dir / WORKER)) as container:
+        decoded = list(container.decode(video=0))
+    for frame in frames:
+        expected = decoded[frame.index].reformat(
+            format="gray", width=64, height=36, interpolation="AREA"
+        )
+        assert frame.thumbnail is not None
+        np.testing.assert_array_equal(frame.thumbnail, expected.to_ndarray())

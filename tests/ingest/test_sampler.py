@@ -90,3 +90,19 @@ def test_never_more_than_the_rate_in_any_window(fps: float, steps: list[float]) 
     for i, start in enumerate(picked):
         inside = [t for t in picked[i:] if t - start <= window]
         assert len(inside) <= window * fps + 2
+
+
+def test_rejects_only_frames_the_sampler_would_not_take() -> None:
+    stamps = [i / 30 for i in range(300)]
+    sampler = Sampler(5)
+    for t in stamps:
+        surely_not = sampler.rejects(t)
+        assert not (surely_not and sampler.accept(t)), t
+        if not surely_not:
+            sampler.accept(t)
+    # Before the first frame nothing is known; a timestamp going back may restart the grid.
+    fresh = Sampler(5)
+    assert not fresh.rejects(0.0)
+    fresh.accept(1.0)
+    assert fresh.rejects(1.05) and not fresh.rejects(0.5) and not fresh.rejects(1.15)
+    assert not Sampler(None).rejects(3.0)

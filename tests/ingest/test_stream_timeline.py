@@ -61,3 +61,14 @@ def test_clock_restart_inside_a_segment_is_followed() -> None:
     timeline.start_segment(0.1, gap=0.0)
     stamps = [timeline.map(p) for p in (100.0, 100.1, 100.2, 0.0, 0.1, 0.2)]
     assert stamps == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
+
+
+def test_peek_tells_what_map_would_give_without_moving_the_clock() -> None:
+    timeline = Timeline()
+    timeline.start_segment(0.1, 0.0)
+    assert timeline.peek(5.0) is None  # the offset is set by the first frame
+    assert timeline.map(5.0) == 0.0
+    assert timeline.peek(5.3) == pytest.approx(0.3)
+    assert timeline.peek(4.9) is None  # behind: map would not follow the stream
+    assert timeline.map(5.1) == pytest.approx(0.1)
+    assert timeline.last == pytest.approx(0.1)

@@ -31,7 +31,7 @@ class Frame:
         thumbnail: the small grey copy for the motion gate; ``None`` when the source made none.
     """
 
-    __slots__ = ("_image", "_load", "_shape", "index", "thumbnail", "timestamp")
+    __slots__ = ("_image", "_load", "_shape", "_thumb_load", "_thumbnail", "index", "timestamp")
 
     def __init__(
         self, image: Image, timestamp: float, index: int, thumbnail: Image | None = None
@@ -41,7 +41,8 @@ class Frame:
         self._shape = (int(image.shape[0]), int(image.shape[1]))
         self.timestamp = timestamp
         self.index = index
-        self.thumbnail = thumbnail
+        self._thumbnail = thumbnail
+        self._thumb_load: Callable[[], Image] | None = None
 
     @classmethod
     def deferred(
@@ -52,11 +53,12 @@ class Frame:
         height: int,
         timestamp: float,
         index: int,
-        thumbnail: Image | None = None,
+        thumbnail: Image | Callable[[], Image] | None = None,
     ) -> Frame:
         """A frame whose BGR pixels ``load`` makes on first use of :attr:`image` (then kept).
 
         ``load`` may be called from any thread and must return a ``(height, width, 3)`` image.
+        ``thumbnail`` may likewise be a function that makes it on first use.
         """
         frame = cls.__new__(cls)
         frame._image = None
@@ -64,7 +66,10 @@ class Frame:
         frame._shape = (height, width)
         frame.timestamp = timestamp
         frame.index = index
-        frame.thumbnail = thumbnail
+        if callable(thumbnail):
+            frame._thumbnail, frame._thumb_load = None, thumbnail
+        else:
+            frame._thumbnail, frame._thumb_load = thumbnail, None
         return frame
 
     @property
@@ -86,9 +91,29 @@ class Frame:
         return image
 
     @property
+    def thumbnail(self) -> Image | None:
+        """The small grey copy for the motion gate (made on first use where the decode thread
+        left it to the consumer); ``None`` when the source made none."""
+        thumbnail = self._thumbnail
+        load = self._thumb_load
+        if thumbnail is None and load is not None:
+            thumbnail = self._thumbnail = load()
+            self._thumb_load = None
+        return thumbnail
+
+    @property
     def loaded(self) -> bool:
         """Whether the BGR pixels have been made (always, for a frame built from an image)."""
         return self._image is not None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes its pixels hold: the BGR image once made, until then the decoder's picture
+        (counted as 4:2:0, the usual camera format), plus the thumbnail once made."""
+        height, width = self._shape
+        image, thumbnail = self._image, self._thumbnail
+        size = image.nbytes if image is not None else width * height * 3 // 2
+        return int(size + (thumbnail.nbytes if thumbnail is not None else 0))
 
     @property
     def height(self) -> int:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,6 +23,7 @@ from citybrain.ingest.urls import SourceKind, redact_text
 
 __all__ = [
     "BgrConverter",
+    "FrameSkip",
     "decode_frames",
     "describe_error",
     "ensure_source_error",
@@ -91,11 +94,13 @@ def decode_frames(
     container: InputContainer,
     on_corrupt: Callable[[], None],
     thread_type: str = "SLICE",
+    skip: FrameSkip | None = None,
 ) -> Iterator[VideoFrame]:
     """Decoded frames of the first video stream, skipping (and reporting) damaged ones.
 
     A packet the decoder rejects, or a frame it marks corrupt, is skipped and ``on_corrupt``
-    called; decoding goes on with the next packet.
+    called; decoding goes on with the next packet. With ``skip``, frames it does not want are
+    left undecoded where no other frame needs them (non-reference frames, e.g. most B-frames).
 
     Raises:
         CorruptSourceError: the demuxer failed many times in a row.
@@ -105,17 +110,82 @@ def decode_frames(
     if not stream.codec_context.is_open:  # a file replayed in a loop keeps its decoder
         stream.thread_type = thread_type
         stream.codec_context.options = dict(DECODER_OPTIONS)
+    skipper = _Skipper(stream, skip) if skip is not None else None
     for packet in _packets(container, stream, on_corrupt):
+        if skipper is not None:
+            skipper.before(packet)
         try:
             frames = stream.decode(packet)
         except (av.error.InvalidDataError, av.error.UndefinedError, av.error.BugError):
             on_corrupt()
             continue
         for frame in frames:
+            if skipper is not None and frame.pts is not None:
+                skipper.reached(frame.pts)
             if frame.is_corrupt:
                 on_corrupt()
             else:
                 yield frame
+    if skipper is not None:
+        skipper.finish()
+
+
+@dataclass(frozen=True, slots=True)
+class FrameSkip:
+    """Which frames a consumer does not want, so that decoding them may be left out.
+
+    Attributes:
+        unwanted: called with a packet's timestamp (stream seconds) before it is decoded;
+            true when the consumer would surely not take a frame of that time.
+        skipped: called, in presentation order, with the timestamp of each frame that was
+            in fact left undecoded, before the next decoded frame is handed on.
+    """
+
+    unwanted: Callable[[float], bool]
+    skipped: Callable[[float], None]
+
+
+class _Skipper:
+    """Sets the decoder to drop non-reference frames for unwanted packets, and reports which
+    frames never came out (a frame whose successor in presentation order came out is gone)."""
+
+    def __init__(self, stream: VideoStream, skip: FrameSkip) -> None:
+        self._context = stream.codec_context
+        base = stream.time_base
+        # A float: Fraction arithmetic per packet costs more than the rest of this class.
+        self._time_base = float(base) if base is not None else None
+        self._skip = skip
+        self._dropping = False
+        self._waiting: list[int] = []  # timestamps of packets sent while dropping (a heap)
+
+    def before(self, packet: av.Packet[VideoStream]) -> None:
+        pts, base = packet.pts, self._time_base
+        drop = pts is not None and base is not None and self._skip.unwanted(pts * base)
+        if drop != self._dropping:
+            self._context.skip_frame = "NONREF" if drop else "DEFAULT"
+            self._dropping = drop
+        if drop and pts is not None:
+            heapq.heappush(self._waiting, pts)
+            if len(self._waiting) > _MAX_WAITING:  # timestamps out of order: give up on them
+                self._waiting.clear()
+
+    def reached(self, pts: int) -> None:
+        """A frame at ``pts`` came out: the dropped ones before it are gone for good."""
+        waiting, base = self._waiting, self._time_base
+        while waiting and base is not None and waiting[0] <= pts:
+            gone = heapq.heappop(waiting)
+            if gone != pts:  # a reference frame among them was decoded after all
+                self._skip.skipped(gone * base)
+
+    def finish(self) -> None:
+        """The stream ended: whatever is still waiting was dropped."""
+        base = self._time_base
+        while self._waiting and base is not None:
+            self._skip.skipped(heapq.heappop(self._waiting) * base)
+
+
+#: Packets awaiting their outcome at most (a reordering decoder holds a few frames).
+_MAX_WAITING = 64
 
 
 def _packets(
@@ -157,20 +227,24 @@ class BgrConverter:
 
 
 class ThumbnailMaker:
-    """Small grey copies of decoded frames (for the motion gate), through one reused reformatter.
+    """Small grey copies of decoded frames (for the motion gate), through reused reformatters.
 
     Scaling the decoder's luma plane in swscale costs a fraction of converting to BGR and then
-    shrinking, and it runs on the decode thread, off the analysis thread.
+    shrinking. It runs on the decode thread or, where that thread is the slower one, on the
+    consumer's (one reformatter per thread: an SwsContext is not safe to share).
     """
 
     def __init__(self, width: int) -> None:
         self._width = width
-        self._reformatter = VideoReformatter()
+        self._local = threading.local()
 
     def make(self, frame: VideoFrame) -> Image:
+        reformatter = getattr(self._local, "reformatter", None)
+        if reformatter is None:
+            reformatter = self._local.reformatter = VideoReformatter()
         width = min(self._width, frame.width)
         height = max(2, round(frame.height * width / frame.width / 2) * 2)
-        grey = self._reformatter.reformat(
+        grey = reformatter.reformat(
             frame, format="gray", width=width, height=height, interpolation="AREA"
         )
         return cast(Image, grey.to_ndarray())

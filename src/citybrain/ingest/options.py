@@ -18,6 +18,7 @@ class ReaderOptions:
         fps: analysis rate; only frames the :class:`Sampler` accepts at this rate are converted
             and delivered. ``None`` delivers every decoded frame.
         queue_size: frames held between the decode thread and the consumer.
+        queue_bytes: and the bytes their pixels may take at most; ``None`` for no such bound.
         realtime: pace a file by its timestamps (like a camera) and drop the oldest frame when
             the consumer falls behind. Live sources are paced by the network and always drop.
         loop: replay a file forever, timestamps continuing to increase.
@@ -35,10 +36,13 @@ class ReaderOptions:
             for the motion gate; ``None`` for none.
         thread_type: FFmpeg decoder threading. ``"AUTO"`` adds frame threading, which delays
             output by a few frames but keeps timestamps intact.
+        skip_unsampled: leave undecoded the frames the sampler would not take where no other
+            frame refers to them (most B-frames); the sampled frames stay exactly the same.
     """
 
     fps: float | None = None
     queue_size: int = 8
+    queue_bytes: int | None = None
     realtime: bool = False
     loop: bool = False
     live: bool | None = None
@@ -50,12 +54,15 @@ class ReaderOptions:
     probe_seconds: float = 1.0
     thumbnail_width: int | None = None
     thread_type: ThreadType = "SLICE"
+    skip_unsampled: bool = True
 
     def __post_init__(self) -> None:
         if self.fps is not None and not self.fps > 0:
             raise ValueError(f"fps must be positive or None, got {self.fps}")
         if self.queue_size < 1:
             raise ValueError(f"queue_size must be at least 1, got {self.queue_size}")
+        if self.queue_bytes is not None and self.queue_bytes < 1:
+            raise ValueError(f"queue_bytes must be positive or None, got {self.queue_bytes}")
         if not 0 < self.reconnect_initial <= self.reconnect_max:
             raise ValueError(
                 "need 0 < reconnect_initial <= reconnect_max, got "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from types import TracebackType
 
@@ -12,10 +12,11 @@ import av.error
 from av.container import InputContainer
 from av.video.frame import VideoFrame
 
-from citybrain.core.frame import Frame
+from citybrain.core.frame import Frame, Image
 from citybrain.errors import CorruptSourceError, SourceUnreachableError
 from citybrain.ingest.decode import (
     BgrConverter,
+    FrameSkip,
     ThumbnailMaker,
     decode_frames,
     describe_error,
@@ -36,6 +37,8 @@ __all__ = ["Reader"]
 log = logging.getLogger(__name__)
 
 _STREAM_ERRORS = (av.error.FFmpegError, OSError, CorruptSourceError)
+#: With this many frames waiting for the consumer, the decode thread makes thumbnails itself.
+THUMBNAILS_AHEAD = 2
 
 
 class Reader:
@@ -67,7 +70,7 @@ class Reader:
         self._options = options or ReaderOptions()
         self._kind = source_kind(source)
         self.url = redact_url(source)
-        self._queue = FrameQueue(self._options.queue_size)
+        self._queue = FrameQueue(self._options.queue_size, self._options.queue_bytes)
         self._stop = threading.Event()
         self._recorder = StatsRecorder()
         self._sampler = Sampler(self._options.fps)
@@ -76,6 +79,9 @@ class Reader:
         width = self._options.thumbnail_width
         self._thumbnails = None if width is None else ThumbnailMaker(width)
         self._index = 0
+        # Frames the sampler would not take need no decoding where nothing depends on them.
+        skips = self._options.fps is not None and self._options.skip_unsampled
+        self._skip = FrameSkip(self._unwanted, self._skipped) if skips else None
         first = None if self._kind.is_network else open_file(source)
         self._thread = threading.Thread(
             target=self._run, args=(first,), name=f"ingest {self.url}", daemon=True
@@ -238,7 +244,7 @@ class Reader:
         count = 0
         try:
             for av_frame in decode_frames(
-                container, self._recorder.corrupt, self._options.thread_type
+                container, self._recorder.corrupt, self._options.thread_type, self._skip
             ):
                 if self._stop.is_set():
                     break
@@ -253,6 +259,18 @@ class Reader:
                 self._note_error(f"{self.url} disconnected: end of stream")
         return count
 
+    def _unwanted(self, pts: float) -> bool:
+        stamp = self._timeline.peek(pts)
+        return stamp is not None and self._sampler.rejects(stamp)
+
+    def _skipped(self, pts: float) -> None:
+        """A frame left undecoded: the clock and the sampler see it as if it had been."""
+        timestamp = self._timeline.map(pts)
+        self._index += 1
+        self._recorder.skipped()
+        if self._sampler.accept(timestamp):  # only where the stream's timestamps misbehave
+            log.debug("%s: a skipped frame at %.3f s would have been sampled", self.url, timestamp)
+
     def _deliver(self, av_frame: VideoFrame, drop: bool, pacer: Pacer | None) -> None:
         timestamp = self._timeline.map(av_frame.time)
         index = self._index
@@ -262,7 +280,7 @@ class Reader:
             pacer.wait(timestamp)
         if not self._sampler.accept(timestamp):
             return
-        thumbnail = None if self._thumbnails is None else self._thumbnails.make(av_frame)
+        thumbnail = self._thumbnail(av_frame)
         # BGR pixels are made only for the frames the consumer looks at (detector, snapshots):
         # converting every sampled frame here cost more than decoding it.
         frame = Frame.deferred(
@@ -274,6 +292,16 @@ class Reader:
             thumbnail=thumbnail,
         )
         self._recorder.sampled(self._queue.put(frame, drop_oldest=drop))
+
+    def _thumbnail(self, av_frame: VideoFrame) -> Image | Callable[[], Image] | None:
+        """The frame's thumbnail, made here while the consumer is behind (frames are waiting
+        for it); otherwise left for the consumer to make, since it is waiting on this thread."""
+        maker = self._thumbnails
+        if maker is None:
+            return None
+        if len(self._queue) >= THUMBNAILS_AHEAD:
+            return maker.make(av_frame)
+        return partial(maker.make, av_frame)
 
     def _note_error(self, message: str) -> None:
         self._recorder.error(message)

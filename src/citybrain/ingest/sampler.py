@@ -51,6 +51,16 @@ class Sampler:
         # A frame later than half a period past its grid point means we missed slots: restart.
         return self._take(timestamp, anchor=timestamp - due > self._period / 2)
 
+    def rejects(self, timestamp: float) -> bool:
+        """Whether a frame at ``timestamp`` will surely not be accepted, whatever frames come
+        before it (with increasing timestamps): a decoder may then leave it undecoded, as
+        long as :meth:`accept` still sees it, in order."""
+        due = self._next_due
+        if self.fps is None or due is None or self._last is None or timestamp < self._last:
+            return False
+        # The tolerance is never above half a period, and the next grid point only moves on.
+        return timestamp + self._period / 2 < due
+
     def _observe(self, timestamp: float) -> None:
         if self._last is not None and timestamp > self._last:
             self._steps.append(timestamp - self._last)

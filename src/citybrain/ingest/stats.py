@@ -19,11 +19,13 @@ class ReaderStats:
 
     Attributes:
         frames_decoded: frames decoded intact (every one, sampled or not).
+        frames_skipped: frames the sampler would not take, left undecoded because no other
+            frame needs them (non-reference frames such as most B-frames).
         frames_sampled: frames the sampler accepted and converted for analysis.
         frames_dropped: sampled frames thrown away because the consumer fell behind.
         frames_corrupt: packets or frames that failed to decode and were skipped.
         reconnects: successful reconnections to a live source.
-        fps_in: decode rate over the last couple of seconds.
+        fps_in: rate of frames in (decoded or skipped) over the last couple of seconds.
         online: whether the source is connected and delivering.
         last_frame_time: wall-clock time (``time.time()``) of the last decoded frame, for
             health checks; ``None`` before the first.
@@ -33,6 +35,7 @@ class ReaderStats:
     """
 
     frames_decoded: int = 0
+    frames_skipped: int = 0
     frames_sampled: int = 0
     frames_dropped: int = 0
     frames_corrupt: int = 0
@@ -52,26 +55,30 @@ class StatsRecorder:
         self._lock = threading.Lock()
         self._stats = ReaderStats()
         self._decode_times: deque[float] = deque()
+        self._decoded = self._skipped = self._sampled = self._dropped = 0
+        self._last_frame_time: float | None = None
+        self._size: tuple[int | None, int | None] = (None, None)
 
     def decoded(self, width: int, height: int) -> None:
         now = time.monotonic()
         with self._lock:
             self._decode_times.append(now)
             self._trim(now)
-            self._stats = replace(
-                self._stats,
-                frames_decoded=self._stats.frames_decoded + 1,
-                last_frame_time=time.time(),
-                width=width,
-                height=height,
-            )
+            self._decoded += 1  # per frame: plain counters, folded into the stats on read
+            self._last_frame_time = time.time()
+            self._size = (width, height)
+
+    def skipped(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._decode_times.append(now)
+            self._trim(now)
+            self._skipped += 1
 
     def sampled(self, dropped: int) -> None:
         with self._lock:
-            s = self._stats
-            self._stats = replace(
-                s, frames_sampled=s.frames_sampled + 1, frames_dropped=s.frames_dropped + dropped
-            )
+            self._sampled += 1
+            self._dropped += dropped
 
     def corrupt(self) -> None:
         with self._lock:
@@ -93,7 +100,18 @@ class StatsRecorder:
         now = time.monotonic()
         with self._lock:
             self._trim(now)
-            return replace(self._stats, fps_in=self._rate(now))
+            width, height = self._size
+            return replace(
+                self._stats,
+                frames_decoded=self._decoded,
+                frames_skipped=self._skipped,
+                frames_sampled=self._sampled,
+                frames_dropped=self._dropped,
+                last_frame_time=self._last_frame_time,
+                width=width,
+                height=height,
+                fps_in=self._rate(now),
+            )
 
     def _trim(self, now: float) -> None:
         times = self._decode_times

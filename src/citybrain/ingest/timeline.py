@@ -51,6 +51,14 @@ class Timeline:
         if interval and interval > 0:
             self._interval = interval
 
+    def peek(self, pts: float) -> float | None:
+        """What :meth:`map` would make of ``pts`` if it followed the stream (``None`` where it
+        cannot tell yet, or would not follow it), without moving the clock."""
+        if self._offset is None or self._last is None:
+            return None
+        stamp = pts + self._offset
+        return stamp if stamp > self._last else None
+
     def map(self, pts: float | None) -> float:
         """The output timestamp of a frame whose stream timestamp is ``pts`` seconds."""
         now = time.monotonic()

@@ -19,10 +19,13 @@ __all__ = ["AnalysisOptions", "AnalysisReport", "analyze"]
 
 log = logging.getLogger(__name__)
 
-#: Frames the decode thread may run ahead. A file is read faster than it is analysed in bursts
-#: (the detector runs on some frames only): a deeper queue lets decoding go on through a burst
-#: instead of leaving the analysis thread waiting afterwards. Frames wait as decoded YUV.
-QUEUE_SIZE = 32
+#: Frames the decode thread may run ahead, and the memory they may take. A file is read faster
+#: than it is analysed in bursts (the detector runs on some frames only) and slower in the quiet
+#: stretches between: a deep queue lets decoding go on through a burst and the analysis through
+#: a quiet stretch, instead of each waiting for the other. Frames wait as decoded YUV: 128 frames
+#: of 768x432 take 64 MB; the byte bound keeps 4K sources to about 8 frames.
+QUEUE_SIZE = 128
+QUEUE_BYTES = 96 * 2**20
 
 #: Called with the stream time (seconds) of each analysed frame.
 ProgressCallback = Callable[[float], None]
@@ -60,8 +63,11 @@ class AnalysisReport:
     def as_json(self) -> dict[str, object]:
         return {
             "frames_decoded": self.reader.frames_decoded,
+            "frames_skipped": self.reader.frames_skipped,
             "frames_analysed": self.pipeline.frames_analysed,
             "detector_frames": self.pipeline.detector_frames,
+            "detector_regions": self.pipeline.detector_regions,
+            "region_retries": self.pipeline.region_retries,
             "frames_dropped": self.reader.frames_dropped + self.pipeline.detector_dropped,
             "frames_corrupt": self.reader.frames_corrupt,
             "reconnects": self.reader.reconnects,
@@ -100,6 +106,7 @@ def analyze(
         max_reconnects=options.max_reconnects,
         thumbnail_width=MOTION_WIDTH,
         queue_size=QUEUE_SIZE,
+        queue_bytes=QUEUE_BYTES,
     )
     interrupted = False
     with FileSink(out) as sink, Reader(source, reader_options) as reader:
