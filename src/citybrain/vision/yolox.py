@@ -34,7 +34,12 @@ class _Batch:
     placements: list[LetterboxPlacement]
 
 
-@lru_cache(maxsize=16)
+#: Input sizes whose grids are kept: crops of motion regions come in many sizes (whole strides
+#: up to the frame's), and recomputing a grid cost more than a small crop's inference.
+GRID_CACHE = 256
+
+
+@lru_cache(maxsize=GRID_CACHE)
 def yolox_grid(
     height: int, width: int | None = None, strides: tuple[int, ...] = STRIDES
 ) -> tuple[FloatArray, FloatArray]:
