@@ -239,3 +239,15 @@ def test_thumbnails_are_the_same_whichever_thread_makes_them(samples_dir: Path) 
         )
         assert frame.thumbnail is not None
         np.testing.assert_array_equal(frame.thumbnail, expected.to_ndarray())
+
+
+def test_skipping_stays_exact_across_the_passes_of_a_looping_file(samples_dir: Path) -> None:
+    runs = []
+    for skip in (False, True):
+        options = ReaderOptions(fps=5, loop=True, skip_unsampled=skip)
+        with Reader(str(samples_dir / WORKER), options) as reader:
+            frames = read_all(reader, limit=60)  # two and a half passes of 24
+            runs.append([(round(f.timestamp, 6), f.index) for f in frames])
+            skipped = reader.stats.frames_skipped
+    assert runs[0] == runs[1]
+    assert skipped > 6  # more than the first pass's

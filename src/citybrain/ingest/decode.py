@@ -155,6 +155,8 @@ class _Skipper:
         # A float: Fraction arithmetic per packet costs more than the rest of this class.
         self._time_base = float(base) if base is not None else None
         self._skip = skip
+        # A looping file keeps its decoder: start every pass decoding everything.
+        self._context.skip_frame = "DEFAULT"
         self._dropping = False
         self._waiting: list[int] = []  # timestamps of packets sent while dropping (a heap)
 
