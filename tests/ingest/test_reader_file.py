@@ -228,17 +228,21 @@ def test_a_clip_without_b_frames_is_decoded_whole(samples_dir: Path) -> None:
     assert len(frames) == stats.frames_sampled == 151
 
 
-def test_thumbnails_are_the_same_whichever_thread_makes_them(samples_dir: Path) -> None:
-    with Reader(str(samples_dir / WORKER), ReaderOptions(fps=5, thumbnail_width=64)) as reader:
+def test_thumbnails_match_swscale_whichever_thread_makes_them(samples_dir: Path) -> None:
+    with Reader(str(samples_dir / WORKER), ReaderOptions(fps=5, thumbnail_width=200)) as reader:
         frames = read_all(reader)
     with av.open(str(samples_dir / WORKER)) as container:
         decoded = list(container.decode(video=0))
     for frame in frames:
         expected = decoded[frame.index].reformat(
-            format="gray", width=64, height=36, interpolation="AREA"
+            format="gray", width=200, height=112, interpolation="AREA"
         )
-        assert frame.thumbnail is not None
-        np.testing.assert_array_equal(frame.thumbnail, expected.to_ndarray())
+        assert frame.thumbnail is not None and frame.thumbnail.shape == (112, 200)
+        # The luma-plane path (pyramid, then bilinear; limited range stretched) stays within
+        # a few grey levels of swscale's area-scaled grey; only the sharpest edges of this
+        # clip's taped floor differ by more, and still by less than the gate's threshold (25).
+        difference = np.abs(frame.thumbnail.astype(int) - expected.to_ndarray().astype(int))
+        assert difference.mean() < 3.0 and np.percentile(difference, 99) < 25
 
 
 def test_skipping_stays_exact_across_the_passes_of_a_looping_file(samples_dir: Path) -> None:
