@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from citybrain.config.model import CameraConfig
-from citybrain.core.detections import Detections, FloatArray
+from citybrain.core.detections import BoolArray, Detections, FloatArray
 from citybrain.core.events import EventUpdate, LineCount
 from citybrain.core.frame import Frame, Image
 from citybrain.core.regions import Crop, RegionPlanner, explained, mostly_inside
@@ -247,30 +247,25 @@ class CameraPipeline:
         # tracked boxes do not explain (a newcomer, a leading edge) needs the detector, and
         # following it a few times a second is enough for the tracker (its Kalman filter
         # bridges the frames between).
-        boxes = self._tracked.xyxy
-        unexplained = ~explained(motion.regions, boxes)
+        unexplained = ~explained(motion.regions, self._tracked.xyxy)
         if not unexplained.any() or since < self._min_interval - _TIME_EPSILON:
             return None
-        scale = self._region_scale(frame)
-        if scale is None:
-            return _WHOLE
-        size = (frame.width, frame.height)
-        crop = self._planner.plan(motion.regions, unexplained, boxes, size, scale)
-        return _WHOLE if crop is None else crop
+        return self._crop(frame, motion.regions, unexplained)
 
     def _refresh_look(self, frame: Frame, motion: FloatArray) -> Crop | _Whole:
-        scale = self._region_scale(frame)
+        """The area of the tracked objects (and of any motion): a refresh is for them."""
+        areas = np.concatenate([self._tracked.xyxy, motion])
+        return self._crop(frame, areas, np.ones(len(areas), dtype=bool))
+
+    def _crop(self, frame: Frame, areas: FloatArray, unexplained: BoolArray) -> Crop | _Whole:
+        """The crop around ``areas[unexplained]``, or the whole frame where no crop will do."""
+        cropper = self._cropper
+        scale = None if cropper is None else cropper.frame_scale(frame.height, frame.width)
         if scale is None:
             return _WHOLE
-        boxes = self._tracked.xyxy
-        areas = np.concatenate([boxes, motion])
         size = (frame.width, frame.height)
-        crop = self._planner.plan(areas, np.ones(len(areas), dtype=bool), boxes, size, scale)
+        crop = self._planner.plan(areas, unexplained, self._tracked.xyxy, size, scale)
         return _WHOLE if crop is None else crop
-
-    def _region_scale(self, frame: Frame) -> float | None:
-        cropper = self._cropper
-        return None if cropper is None else cropper.frame_scale(frame.height, frame.width)
 
     def _detect(self, frame: Frame, look: Crop | _Whole) -> Detections:
         """Raw detections in ``frame``; for a crop, with the tracked objects outside it kept.
@@ -282,9 +277,8 @@ class CameraPipeline:
         if isinstance(look, _Whole) or cropper is None:
             (raw,) = self._vision.detector.detect([frame.image])
             return raw
-        scale = cropper.frame_scale(frame.height, frame.width)
         image = frame.image[look.y1 : look.y2, look.x1 : look.x2]
-        (found,) = cropper.detect([image], [scale])
+        (found,) = cropper.detect([image], [look.scale])
         found = look.to_frame(found)
         # Whatever is tracked outside the crop did not move (or moved within its box): it
         # stays where it was, as if the detector had found it there again. What the crop shows

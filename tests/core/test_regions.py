@@ -43,7 +43,7 @@ def test_explained_is_per_region() -> None:
 
 def test_the_crop_holds_the_motion_with_a_margin_and_fills_whole_strides() -> None:
     crop = plan(boxes((300, 200, 360, 300)), boxes())
-    assert crop is not None
+    assert crop is not None and crop.scale == SCALE
     assert crop.x1 <= 300 - 24 and crop.x2 >= 360 + 24
     assert crop.y1 <= 200 - 25 and crop.y2 >= 300 + 25
     assert 0 <= crop.x1 < crop.x2 <= WIDTH and 0 <= crop.y1 < crop.y2 <= HEIGHT
@@ -78,7 +78,7 @@ def test_motion_over_most_of_the_frame_means_the_whole_frame() -> None:
 
 
 def test_crop_edges_cut_objects_only_inside_the_frame() -> None:
-    crop = Crop(100, 0, 400, HEIGHT)
+    crop = Crop(100, 0, 400, HEIGHT, SCALE)
     found = boxes((101, 50, 200, 300), (250, 0, 300, 432), (300, 100, 399, 200), (150, 80, 250, 90))
     # Left and right edges are inside the frame; top and bottom are the frame's own.
     assert crop.cut(found, WIDTH, HEIGHT).tolist() == [True, False, True, False]

@@ -46,8 +46,8 @@ def test_a_crop_around_a_person_finds_them_where_the_whole_frame_does(
     (whole,) = yolox.detect([room])
     person = best_person(whole.xyxy, whole.class_id, whole.confidence)
     x1, _, x2, _ = person.tolist()
-    crop = Crop(max(0, int(x1) - 60), 0, min(768, int(x2) + 60), 432)
-    (found,) = yolox.detect([room[crop.y1 : crop.y2, crop.x1 : crop.x2]], [scale])
+    crop = Crop(max(0, int(x1) - 60), 0, min(768, int(x2) + 60), 432, scale)
+    (found,) = yolox.detect([room[crop.y1 : crop.y2, crop.x1 : crop.x2]], [crop.scale])
     found = crop.to_frame(found)
     again = best_person(found.xyxy, found.class_id, found.confidence)
     # The network sees the person at the same size, in less context: nearly the same box.

@@ -62,12 +62,14 @@ def mostly_inside(pieces: Detections, boxes: Detections, share: float = 0.5) -> 
 
 @dataclass(frozen=True, slots=True)
 class Crop:
-    """A crop of a frame, in whole pixels: ``image[y1:y2, x1:x2]``."""
+    """A crop of a frame, in whole pixels: ``image[y1:y2, x1:x2]``, and the scale (network
+    pixels per frame pixel) it was planned to be fed at."""
 
     x1: int
     y1: int
     x2: int
     y2: int
+    scale: float
 
     @property
     def area(self) -> int:
@@ -156,7 +158,7 @@ class RegionPlanner:
         grow_y = max(self.margin * (y2 - y1), self.min_margin)
         left, right = _fit(float(x1 - grow_x), float(x2 + grow_x), width, scale, self.stride)
         top, bottom = _fit(float(y1 - grow_y), float(y2 + grow_y), height, scale, self.stride)
-        crop = Crop(left, top, right, bottom)
+        crop = Crop(left, top, right, bottom, scale)
         if crop.area > self.max_fraction * width * height:
             return None
         return crop
