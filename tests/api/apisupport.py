@@ -9,12 +9,12 @@ from typing import Any
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
-from citybrain.api.security import Passwords
 from citybrain.core.events import new_event_id
-from citybrain.runtime.messages import CameraHealth
-from citybrain.server.services import Services
-from citybrain.store import AuditRepo, CameraRepo, Role, Store, UserRepo
-from citybrain.store.repositories.upserts import EventValues, upsert_events
+from citybrain.records import CameraFields, CameraHealth, EventState, Role
+from citybrain.services import Services
+from citybrain.services.security import Passwords
+from citybrain.store import AuditRepo, CameraRepo, Store, UserRepo
+from citybrain.store.repositories.upserts import upsert_events
 
 __all__ = [
     "FAST_PASSWORDS",
@@ -87,18 +87,18 @@ class World:
 
     def camera(self, name: str, source: str = SOURCE, **fields: Any) -> int:
         with self.store.session() as session:
-            return CameraRepo(session).create(name=name, source=source, **fields).id
+            return CameraRepo(session).create(CameraFields(name=name, source=source, **fields)).id
 
     def event(self, camera_id: int, **overrides: Any) -> str:
         """Store one event (as the engine's writer would); returns its id."""
-        values = EventValues(
+        values: dict[str, Any] = dict(
             id=new_event_id(), camera_id=camera_id, kind="restricted_zone", rule="intruders",
             zone="site", line=None, label="person", track_id=1, started_at=T0, ended_at=None,
             score=0.9, bbox=[0.1, 0.2, 0.3, 0.4], details={}, snapshot=None,
         )  # fmt: skip
-        values.update(overrides)  # type: ignore[typeddict-item]
+        values.update(overrides)
         with self.store.session() as session:
-            upsert_events(session, [values])
+            upsert_events(session, [EventState(**values)])
         return values["id"]
 
     def audit_actions(self, action: str) -> list[dict[str, Any]]:

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from citybrain.api.main import create_app
-from citybrain.server.services import Services
-from citybrain.server.settings import ServerSettings
+from citybrain.config.server import ServerSettings
+from citybrain.services import Services
 from citybrain.store import Store
 
 # pytest runs with --import-mode=importlib, which leaves sys.path alone: tests/ holds the shared
@@ -41,7 +41,7 @@ def cameras() -> RecordingCameras:
 @pytest.fixture
 def services(store: Store, cameras: RecordingCameras, tmp_path: Path) -> Services:
     settings = ServerSettings(data_dir=tmp_path / "data", token_hours=1.0, live_fps=15.0)
-    return Services(settings=settings, store=store, cameras=cameras)
+    return Services.of(settings, store, cameras)
 
 
 @pytest.fixture

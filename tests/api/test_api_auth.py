@@ -11,8 +11,9 @@ from apisupport import FAST_PASSWORDS, PASSWORD, World
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from citybrain.api.security import hash_api_token, new_api_token
-from citybrain.store import Role, TokenRepo, UserRepo
+from citybrain.records import Role
+from citybrain.services.security import hash_api_token, new_api_token
+from citybrain.store import TokenRepo, UserRepo
 
 
 def _routes(app: FastAPI) -> list[tuple[str, str]]:

@@ -9,7 +9,8 @@ import pytest
 from apisupport import SECRET, SOURCE, World
 from fastapi.testclient import TestClient
 
-from citybrain.store import CameraRepo, Role
+from citybrain.records import Role
+from citybrain.store import CameraRepo
 
 CONFIG: dict[str, Any] = {
     "camera": {"fps": 4},

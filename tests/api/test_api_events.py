@@ -9,7 +9,8 @@ from pathlib import Path
 from apisupport import T0, World
 from fastapi.testclient import TestClient
 
-from citybrain.store import CountRepo, Role
+from citybrain.records import LineCountRecord, Role
+from citybrain.store import CountRepo
 
 JPEG = b"\xff\xd8\xff\xe0" + b"anonymised snapshot" + b"\xff\xd9"
 
@@ -98,7 +99,7 @@ def _with_snapshot(world: World, camera_id: int, stored: str) -> str:
 
 def test_every_snapshot_read_is_audited(client: TestClient, world: World, tmp_path: Path) -> None:
     gate = world.camera("gate")
-    media = client.app.state.context.media  # type: ignore[attr-defined]
+    media = world.services.media
     event_id = world.event(gate)
     stored = media.save_snapshot(camera_id=gate, event_id=event_id, jpeg=JPEG, at=T0)
     world.event(gate, id=event_id, snapshot=stored)
@@ -125,7 +126,7 @@ def test_snapshot_paths_cannot_leave_the_media_folder(
     client: TestClient, world: World, tmp_path: Path
 ) -> None:
     gate = world.camera("gate")
-    media_root: Path = client.app.state.context.media.root  # type: ignore[attr-defined]
+    media_root: Path = client.app.state.context.services.media.root  # type: ignore[attr-defined]
     outside = tmp_path / "outside.jpg"
     outside.write_bytes(JPEG + b"SECRET")
     (media_root / "snapshots").mkdir(parents=True, exist_ok=True)
@@ -151,15 +152,15 @@ def test_events_stats_and_snapshots_of_hidden_cameras_are_404(
     client: TestClient, world: World
 ) -> None:
     mine, theirs = world.camera("mine"), world.camera("theirs")
-    media = client.app.state.context.media  # type: ignore[attr-defined]
+    media = world.services.media
     visible = world.event(mine)
     hidden = world.event(theirs, kind="occupancy")
     stored = media.save_snapshot(camera_id=theirs, event_id=hidden, jpeg=JPEG, at=T0)
     world.event(theirs, id=hidden, kind="occupancy", snapshot=stored)
     with world.store.session() as session:
         CountRepo(session).add(rows=[
-            {"camera_id": cam, "rule": "counts", "line": "gate", "interval_start": T0,
-             "interval_seconds": 60.0, "direction": "in", "label": "person", "count": n}
+            LineCountRecord(camera_id=cam, rule="counts", line="gate", interval_start=T0,
+                            interval_seconds=60.0, direction="in", label="person", count=n)
             for cam, n in ((mine, 3), (theirs, 7))
         ])  # fmt: skip
     ann = world.user("ann", Role.OPERATOR, cameras=(mine,))

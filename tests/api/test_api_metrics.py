@@ -11,12 +11,12 @@ import pytest
 from apisupport import World
 from fastapi.testclient import TestClient
 
-from citybrain.api.media import MediaStore
+from citybrain.config.server import ServerSettings
+from citybrain.records import Role
 from citybrain.runtime.messages import DetectorStats, OutboxStats, WorkerStats
 from citybrain.server.app import build_server
-from citybrain.server.settings import ServerSettings
-from citybrain.server.sink import MessageSink
-from citybrain.store import CountWriter, EventWriter, Role
+from citybrain.services.router import MessageRouter
+from citybrain.store import CountWriter, EventWriter, MediaStore
 
 MODEL = "yolox_nano.onnx"
 
@@ -44,12 +44,12 @@ def report(
 
 
 @pytest.fixture
-def sink(world: World, tmp_path: Path) -> Iterator[MessageSink]:
+def sink(world: World, tmp_path: Path) -> Iterator[MessageRouter]:
     services = world.services
     events = EventWriter(world.store, data_dir=tmp_path / "writers")
     counts = CountWriter(world.store, data_dir=tmp_path / "writers")
     try:
-        yield MessageSink(
+        yield MessageRouter(
             events=events, counts=counts, hub=services.hub, media=MediaStore(tmp_path / "media"),
             metrics=services.metrics,
         )  # fmt: skip
@@ -59,7 +59,7 @@ def sink(world: World, tmp_path: Path) -> Iterator[MessageSink]:
 
 
 def test_worker_stats_become_detector_and_queue_series(
-    client: TestClient, world: World, sink: MessageSink
+    client: TestClient, world: World, sink: MessageRouter
 ) -> None:
     admin = world.user("root", Role.ADMIN)
 

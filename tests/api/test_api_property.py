@@ -19,8 +19,8 @@ from hypothesis.strategies import SearchStrategy
 from schemathesis import Case
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from citybrain.records import Role
 from citybrain.runtime.messages import FrameMessage
-from citybrain.store import Role
 
 JPEG = b"\xff\xd8\xff\xe0 frame \xff\xd9"
 

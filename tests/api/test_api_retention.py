@@ -10,7 +10,7 @@ from apisupport import World
 from fastapi.testclient import TestClient
 
 from citybrain.api.main import create_app
-from citybrain.api.retention import RetentionJob
+from citybrain.services.retention import RetentionJob
 from citybrain.store import AuditRepo, EventQuery, EventRepo
 
 JPEG = b"\xff\xd8 snapshot \xff\xd9"
@@ -25,7 +25,7 @@ def _events(world: World) -> set[str]:
 def test_retention_deletes_old_events_files_and_audit(client: TestClient, world: World) -> None:
     now = datetime.now(UTC)
     old_at, new_at = now - timedelta(hours=80), now - timedelta(hours=1)
-    media = client.app.state.context.media  # type: ignore[attr-defined]
+    media = world.services.media
     gate = world.camera("gate")
     old, new = world.event(gate, started_at=old_at), world.event(gate, started_at=new_at)
     old_path = media.save_snapshot(camera_id=gate, event_id=old, jpeg=JPEG, at=old_at)

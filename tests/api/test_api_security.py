@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from apisupport import FAST_PASSWORDS
 
-from citybrain.api.media import MediaStore
-from citybrain.api.security import (
+from citybrain.errors import ConfigError, StoreError
+from citybrain.services.security import (
     LoginLimiter,
     LoginTokens,
     TokenError,
@@ -19,7 +19,7 @@ from citybrain.api.security import (
     load_secret,
     new_api_token,
 )
-from citybrain.errors import ConfigError, StoreError
+from citybrain.store import MediaStore
 
 
 def test_the_token_key_is_made_once_and_private(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from citybrain.api.main import create_app
 from citybrain.commands.users import app as users_app
-from citybrain.server.services import Services
+from citybrain.records import CameraFields
+from citybrain.services import Services
 from citybrain.store import CameraRepo, Store, UserRepo
 
 PASSWORD = "a very long passphrase"
@@ -33,8 +34,8 @@ def test_user_add_reads_the_password_from_stdin_and_the_user_can_log_in(
     store: Store, services: Services, settings_file: Path
 ) -> None:
     with store.session() as session:
-        gate = CameraRepo(session).create(name="gate", source="/videos/gate.mp4").id
-        CameraRepo(session).create(name="yard", source="/videos/yard.mp4")
+        gate = CameraRepo(session).create(CameraFields(name="gate", source="/videos/gate.mp4")).id
+        CameraRepo(session).create(CameraFields(name="yard", source="/videos/yard.mp4"))
     code, output = _run(
         settings_file,
         "add",

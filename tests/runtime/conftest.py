@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from citybrain.records import CameraFields
 from citybrain.runtime.messages import WorkerMessage
 from citybrain.store import CameraRepo, Store, open_store, sqlite_url
 
@@ -83,7 +84,9 @@ def add_camera(store: Store) -> AddCamera:
 
     def add(name: str, source: str, config: dict[str, Any]) -> int:
         with store.session() as session:
-            return CameraRepo(session).create(name=name, source=source, config=config).id
+            return (
+                CameraRepo(session).create(CameraFields(name=name, source=source, config=config)).id
+            )
 
     return add
 

@@ -34,7 +34,7 @@ def test_demo_cameras_cover_the_development_clips_only(store: Store, samples_dir
     with store.session() as session:
         repo = CameraRepo(session)
         for camera_id in added:
-            camera = repo.get_with_source(camera_id=camera_id)
+            camera = repo.get(camera_id=camera_id)
             assert camera is not None
             plan = plan_camera(camera.id, camera.name, camera.source, camera.config)
             assert plan.loop and plan.realtime  # a file plays like a camera, forever

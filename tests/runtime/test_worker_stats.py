@@ -15,7 +15,6 @@ import av
 import numpy as np
 import pytest
 
-from citybrain.api.metrics import ServerMetrics
 from citybrain.config.model import CameraConfig
 from citybrain.core.frame import Image
 from citybrain.runtime.messages import WorkerMessage, WorkerStats
@@ -24,6 +23,7 @@ from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
 from citybrain.runtime.vision_pool import VisionPool
 from citybrain.runtime.worker import Worker, WorkerOptions
 from citybrain.runtime.workers import LOSSY_QUEUE_SIZE, RELIABLE_QUEUE_SIZE
+from citybrain.services.metrics import ServerMetrics
 from citybrain.store import Store
 
 CLIP = "worker-zone-detection.mp4"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from citybrain.core.events import Event, EventPhase, EventUpdate, new_event_id
+from citybrain.records import CameraFields
 from citybrain.store import CameraRepo, EventQuery, EventRepo, Store
 from support.postgres import own_postgres, postgres_server, postgres_url
 from support.stores import store
@@ -31,7 +32,7 @@ def add_camera(store: Store) -> Callable[..., int]:
 
     def add(name: str = "gate", source: str = "rtsp://u:p@10.0.0.1/s", **fields: object) -> int:
         with store.session() as session:
-            return CameraRepo(session).create(name=name, source=source, **fields).id
+            return CameraRepo(session).create(CameraFields(name=name, source=source, **fields)).id
 
     return add
 

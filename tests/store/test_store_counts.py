@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from citybrain.records import LineCountRecord
 from citybrain.store import CountRepo, Store
-from citybrain.store.repositories.upserts import CountValues
 
 T0 = datetime(2026, 3, 2, 8, 0, 0, tzinfo=UTC)
 
@@ -16,10 +16,10 @@ T0 = datetime(2026, 3, 2, 8, 0, 0, tzinfo=UTC)
 def _count(
     camera_id: int, minute: int, n: int, *, direction: str = "in", label: str = "person",
     line: str = "door",
-) -> CountValues:  # fmt: skip
-    return CountValues(camera_id=camera_id, rule="door-count", line=line,
-                       interval_start=T0 + timedelta(minutes=minute), interval_seconds=60.0,
-                       direction=direction, label=label, count=n)  # fmt: skip
+) -> LineCountRecord:  # fmt: skip
+    return LineCountRecord(camera_id=camera_id, rule="door-count", line=line,
+                           interval_start=T0 + timedelta(minutes=minute), interval_seconds=60.0,
+                           direction=direction, label=label, count=n)  # fmt: skip
 
 
 @pytest.mark.parametrize(("mode", "expected"), [("add", 7), ("replace", 4)])

@@ -6,12 +6,16 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
 from citybrain.errors import StoreError
-from citybrain.store import EventQuery, EventRecord, EventRepo, EventStatus, Store
-from citybrain.store.repositories.upserts import EventValues, upsert_events
+from citybrain.records import EventRecord, EventState, EventStatus
+from citybrain.store import EventQuery, EventRepo, Store
+from citybrain.store.repositories.upserts import upsert_events
+
+EventValues = dict[str, Any]
 
 T0 = datetime(2026, 3, 2, 8, 0, 0, tzinfo=UTC)
 KINDS = ("restricted_zone", "hardhat", "dwell")
@@ -19,12 +23,12 @@ ZONES = ("yard", "gate", None)
 
 
 def _row(event_id: int, camera_id: int, started_at: datetime, **fields: object) -> EventValues:
-    row = EventValues(
+    row = dict(
         id=f"{event_id:032x}", camera_id=camera_id, kind="dwell", rule="r1", zone="yard",
         line=None, label="person", track_id=event_id, started_at=started_at, ended_at=None,
         score=0.9, bbox=[0.1, 0.2, 0.3, 0.4], details={"n": event_id}, snapshot=None,
     )  # fmt: skip
-    return row | fields  # type: ignore[return-value]
+    return row | fields
 
 
 @pytest.fixture
@@ -44,7 +48,7 @@ def sample(store: Store, add_camera: Callable[..., int]) -> list[EventValues]:
     ]
     rows[5]["started_at"] = rows[6]["started_at"]  # a tie, ordered by id
     with store.session() as session:
-        upsert_events(session, rows)
+        upsert_events(session, [EventState(**r) for r in rows])
         repo = EventRepo(session)
         for row in rows[::4]:
             repo.acknowledge(event_id=row["id"], username="ann")
@@ -173,7 +177,7 @@ def test_timestamps_come_back_as_the_same_instant_in_utc(
         end = local + timedelta(seconds=5.25)
         bare = {"bbox": None, "zone": None, "label": None, "track_id": None}
         row = _row(1, camera_id, local, ended_at=end, details={"note": "naïve ☃"}, **bare)
-        upsert_events(session, [row])
+        upsert_events(session, [EventState(**row)])
     with store.session() as session:
         record = EventRepo(session).get(event_id=f"{1:032x}")
         stats = EventRepo(session).stats(query=EventQuery())
@@ -190,7 +194,9 @@ def test_acknowledge_and_resolve(store: Store, add_camera: Callable[..., int]) -
     camera_id = add_camera()
     when = datetime(2026, 3, 2, 9, tzinfo=UTC)
     with store.session() as session:
-        upsert_events(session, [_row(1, camera_id, T0), _row(2, camera_id, T0)])
+        upsert_events(
+            session, [EventState(**r) for r in [_row(1, camera_id, T0), _row(2, camera_id, T0)]]
+        )
     with store.session() as session:
         repo = EventRepo(session)
         acked = repo.acknowledge(event_id=f"{1:032x}", username="ann", at=when)
@@ -221,11 +227,19 @@ def test_engine_updates_keep_operator_fields_and_snapshot(
 ) -> None:
     camera_id = add_camera()
     with store.session() as session:
-        upsert_events(session, [_row(1, camera_id, T0, snapshot="cam/1.jpg")])
+        upsert_events(
+            session, [EventState(**r) for r in [_row(1, camera_id, T0, snapshot="cam/1.jpg")]]
+        )
         EventRepo(session).acknowledge(event_id=f"{1:032x}", username="ann")
     end = T0 + timedelta(seconds=30)
     with store.session() as session:
-        upsert_events(session, [_row(1, camera_id, T0, ended_at=end, score=0.97, snapshot=None)])
+        upsert_events(
+            session,
+            [
+                EventState(**r)
+                for r in [_row(1, camera_id, T0, ended_at=end, score=0.97, snapshot=None)]
+            ],
+        )
     with store.session() as session:
         record = EventRepo(session).get(event_id=f"{1:032x}")
     assert record is not None
@@ -243,7 +257,7 @@ def test_retention_deletes_old_events_and_returns_their_snapshots(
         for i in range(6)
     ]
     with store.session() as session:
-        upsert_events(session, rows)
+        upsert_events(session, [EventState(**r) for r in rows])
     with store.session() as session:
         paths = EventRepo(session).delete_events_before(cutoff=T0 + timedelta(hours=3))
     assert sorted(paths) == ["cam/1.jpg"]

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 from citybrain.errors import StoreError
 from citybrain.store import Store, open_store, sqlite_url
 from citybrain.store.migrate import current_revision, head_revision, migrate
-from citybrain.store.models import Base
+from citybrain.store.schema import metadata
 
 TABLES = {"cameras", "events", "line_counts", "users", "user_cameras", "api_tokens", "audit"}
 
@@ -24,7 +24,7 @@ def test_open_store_migrates_to_head(store: Store) -> None:
 
 def test_migrations_match_the_models(store: Store) -> None:
     with store.engine.connect() as connection:
-        diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        diffs = compare_metadata(MigrationContext.configure(connection), metadata)
     assert diffs == []
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from citybrain.core.events import EventUpdate
+from citybrain.records import CameraFields, EventState, event_state
 from citybrain.store import BatchPolicy, CameraRepo, EventWriter, open_store
 from citybrain.store.migrate import current_revision, head_revision
 from citybrain.store.writer import EVENTS_JOURNAL
@@ -23,6 +24,13 @@ from support.postgres import (
 )
 
 T0 = datetime(2026, 3, 2, 8, 0, 0, tzinfo=UTC)
+
+
+def _state(update: EventUpdate, camera_id: int, snapshot: str | None = None) -> EventState:
+    """The update as the server's router hands it to the writer (stream t=0 at ``T0``)."""
+    return event_state(update, camera_id=camera_id, origin=T0.timestamp(), snapshot=snapshot)
+
+
 pytestmark = pytest.mark.postgres
 
 
@@ -40,9 +48,9 @@ def test_forced_own_server_serves_a_store(monkeypatch: pytest.MonkeyPatch) -> No
         store = open_store(url)
         assert current_revision(store.engine) == head_revision()
         with store.session() as session:
-            CameraRepo(session).create(name="gate", source="rtsp://u:p@h/s")
+            CameraRepo(session).create(CameraFields(name="gate", source="rtsp://u:p@h/s"))
         with store.session() as session:
-            assert [c.source for c in CameraRepo(session).list_public()] == ["rtsp://***:***@h/s"]
+            assert [c.source for c in CameraRepo(session).list()] == ["rtsp://u:p@h/s"]
         store.close()
         drop_database(server.admin_url, "citybrain_own")
     finally:
@@ -58,7 +66,7 @@ def test_every_event_arrives_once_across_a_server_outage(
 ) -> None:
     store = open_store(create_database(own_postgres.admin_url, "citybrain"))
     with store.session() as session:
-        camera_id = CameraRepo(session).create(name="gate", source="x.mp4").id
+        camera_id = CameraRepo(session).create(CameraFields(name="gate", source="x.mp4")).id
     lives = lifecycles(1500)
     policy = BatchPolicy(batch_size=50, flush_interval_s=0.05, max_buffer=200,
                          retry_initial_s=0.05, retry_max_s=0.5)  # fmt: skip
@@ -70,7 +78,7 @@ def test_every_event_arrives_once_across_a_server_outage(
         for step in range(len(lives) + 2 * lag):
             for phase in range(3):
                 if 0 <= step - phase * lag < len(lives):
-                    writer.submit(lives[step - phase * lag][phase], camera_id=camera_id, origin=T0)
+                    writer.submit(_state(lives[step - phase * lag][phase], camera_id))
             time.sleep(0.004)
 
     producer = threading.Thread(target=produce)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from citybrain.errors import StoreError
-from citybrain.store import AuditRepo, CameraRepo, Role, Store, TokenRepo, UserRepo
+from citybrain.records import Role
+from citybrain.store import AuditRepo, CameraRepo, Store, TokenRepo, UserRepo
 
 T0 = datetime(2026, 3, 2, 8, 0, 0, tzinfo=UTC)
 

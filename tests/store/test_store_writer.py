@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from citybrain.core.events import EventUpdate, LineCount
+from citybrain.records import EventState, LineCountRecord, count_record, event_state
 from citybrain.store import (
     BatchPolicy,
     CountRepo,
@@ -27,6 +28,17 @@ from citybrain.store.journal import Journal
 from citybrain.store.writer import EVENTS_JOURNAL
 
 T0 = datetime(2026, 3, 2, 8, 0, 0, tzinfo=UTC)
+
+
+def _state(update: EventUpdate, camera_id: int, snapshot: str | None = None) -> EventState:
+    """The update as the server's router hands it to the writer (stream t=0 at ``T0``)."""
+    return event_state(update, camera_id=camera_id, origin=T0.timestamp(), snapshot=snapshot)
+
+
+def _count(count: LineCount, camera_id: int) -> LineCountRecord:
+    return count_record(count, camera_id=camera_id, origin=T0.timestamp())
+
+
 FAST = BatchPolicy(batch_size=7, flush_interval_s=0.02, retry_initial_s=0.02, retry_max_s=0.1)
 
 
@@ -42,7 +54,7 @@ def test_start_update_end_become_one_row(
     with EventWriter(store, data_dir=tmp_path, policy=FAST) as writer:
         for phase in range(3):  # interleaved, as many cameras' rules would emit them
             for life in lives:
-                writer.submit(life[phase], camera_id=camera_id, origin=T0)
+                writer.submit(_state(life[phase], camera_id))
         assert writer.flush(timeout=20)
         stats = writer.stats()
     assert (stats.pending, stats.failures, stats.rejected, stats.last_error) == (0, 0, 0, None)
@@ -60,10 +72,10 @@ def test_snapshot_taken_once_is_kept(
     camera_id = add_camera()
     [life] = lifecycles(1)
     with EventWriter(store, data_dir=tmp_path, policy=FAST) as writer:
-        writer.submit(life[0], camera_id=camera_id, origin=T0, snapshot="gate/a.jpg")
+        writer.submit(_state(life[0], camera_id, "gate/a.jpg"))
         assert writer.flush()
-        writer.submit(life[1], camera_id=camera_id, origin=T0)
-        writer.submit(life[2], camera_id=camera_id, origin=T0)  # merged in memory with [1]
+        writer.submit(_state(life[1], camera_id))
+        writer.submit(_state(life[2], camera_id))  # merged in memory with [1]
         assert writer.flush()
     with store.session() as session:
         record = EventRepo(session).get(event_id=life[0].event.id)
@@ -80,9 +92,9 @@ def test_a_refused_row_does_not_block_the_rest(
     camera_id = add_camera()
     lives = lifecycles(5)
     with EventWriter(store, data_dir=tmp_path, policy=FAST) as writer:
-        writer.submit(lives[0][2], camera_id=camera_id + 100, origin=T0)  # no such camera
+        writer.submit(_state(lives[0][2], camera_id + 100))  # no such camera
         for life in lives[1:]:
-            writer.submit(life[2], camera_id=camera_id, origin=T0)
+            writer.submit(_state(life[2], camera_id))
         assert writer.flush()
         stats = writer.stats()
     assert (stats.written, stats.rejected, stats.failures) == (4, 1, 0)
@@ -103,12 +115,12 @@ def test_count_writer_adds_counts_of_one_interval(
         )  # fmt: skip
 
     with CountWriter(store, data_dir=tmp_path, policy=FAST) as writer:
-        writer.submit(count(2, 0.0), camera_id=camera_id, origin=T0)
-        writer.submit(count(3, 0.0), camera_id=camera_id, origin=T0)  # merged in memory
-        writer.submit(count(1, 0.0, "out"), camera_id=camera_id, origin=T0)
+        writer.submit(_count(count(2, 0.0), camera_id))
+        writer.submit(_count(count(3, 0.0), camera_id))  # merged in memory
+        writer.submit(_count(count(1, 0.0, "out"), camera_id))
         assert writer.flush()
-        writer.submit(count(4, 0.0), camera_id=camera_id, origin=T0)  # added in the database
-        writer.submit(count(7, 60.0), camera_id=camera_id, origin=T0)
+        writer.submit(_count(count(4, 0.0), camera_id))  # added in the database
+        writer.submit(_count(count(7, 60.0), camera_id))
         assert writer.flush()
     with store.session() as session:
         totals = CountRepo(session).totals(bucket="hour")
@@ -157,7 +169,7 @@ def test_locked_database_spills_to_journal_and_recovers(
     with EventWriter(sqlite_store, data_dir=tmp_path, policy=policy) as writer:
         for phase in range(3):
             for life in lives:
-                writer.submit(life[phase], camera_id=1, origin=T0)
+                writer.submit(_state(life[phase], 1))
         _wait_for(lambda: writer.stats().failures >= 2)
         stats = writer.stats()
         assert stats.journal_rows > 0 and stats.spilled > 0 and stats.pending >= 60
@@ -181,7 +193,7 @@ def test_journal_is_replayed_on_start(
     writer = EventWriter(sqlite_store, data_dir=tmp_path, policy=FAST)
     for phase in range(3):
         for life in lives:
-            writer.submit(life[phase], camera_id=1, origin=T0)
+            writer.submit(_state(life[phase], 1))
     writer.close(timeout=0.3)  # the database stays locked: everything goes to the journal
     assert writer.stats().journal_rows == writer.stats().pending > 0
     journal = (tmp_path / EVENTS_JOURNAL).read_text().splitlines()
@@ -200,7 +212,7 @@ def test_closed_writer_refuses_more(
     writer = EventWriter(sqlite_store, data_dir=tmp_path, policy=FAST)
     writer.close()
     with pytest.raises(RuntimeError, match="closed"):
-        writer.submit(lifecycles(1)[0][0], camera_id=1, origin=T0)
+        writer.submit(_state(lifecycles(1)[0][0], 1))
 
 
 # --- the journal file itself -------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from citybrain.store import Store, open_store, sqlite_url
-from citybrain.store.models import Base
+from citybrain.store.schema import metadata
 
 __all__ = ["BACKENDS", "store", "truncate"]
 
@@ -22,7 +22,7 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 def truncate(store: Store) -> None:
     """Empty every table (PostgreSQL), so tests sharing one database start clean."""
-    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    tables = ", ".join(table.name for table in metadata.sorted_tables)
     with store.engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 

@@ -1,19 +1,21 @@
-"""Dependencies of the routes, as ``Annotated`` aliases: the app's context, the caller, roles."""
+"""Dependencies of the routes, as ``Annotated`` aliases: the app's context, one database session
+per request, the caller, roles, and the audit trail bound to the request."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
-from citybrain.api.audit import client_address
-from citybrain.api.media import MediaStore
-from citybrain.api.security import (
+from citybrain.records import Action, CameraRecord, Role, UserAccount
+from citybrain.services import Services
+from citybrain.services.security import (
     API_TOKEN_PREFIX,
     LoginLimiter,
     LoginTokens,
@@ -22,21 +24,21 @@ from citybrain.api.security import (
     hash_api_token,
     password_fingerprint,
 )
-from citybrain.server.services import Services
-from citybrain.store import CameraPublic, CameraRepo, Role, TokenRepo, UserRecord, UserRepo
+from citybrain.store import CameraRepo, TokenRepo, UserRepo
 
 __all__ = [
     "ApiContext",
+    "Audit",
     "AuditorUser",
     "CameraEditor",
-    "Client",
     "Context",
     "CurrentUser",
+    "DbSession",
     "EventExporter",
     "EventHandler",
     "Principal",
+    "RequestAudit",
     "VideoViewer",
-    "current_user",
     "forbid_restricted",
     "get_context",
     "not_found",
@@ -54,7 +56,6 @@ class ApiContext:
     """What the routes share: the server's services and the API's own parts."""
 
     services: Services
-    media: MediaStore
     tokens: LoginTokens
     passwords: Passwords
     limiter: LoginLimiter
@@ -66,7 +67,7 @@ class ApiContext:
 class Principal:
     """The authenticated caller."""
 
-    user: UserRecord
+    user: UserAccount
     token_id: int | None = None
 
     @property
@@ -91,7 +92,53 @@ def get_context(request: Request) -> ApiContext:
 Context = Annotated[ApiContext, Depends(get_context)]
 
 
-Client = Annotated[str | None, Depends(client_address)]
+def get_session(context: Context) -> Iterator[Session]:
+    """One unit of work per request: committed when the route returns, rolled back if it
+    raises (an HTTP error included). A route may commit earlier, e.g. before it tells others."""
+    with context.services.store.sessions() as session:
+        yield session
+        session.commit()
+
+
+#: The request's database session. ``scope="function"``: it commits before the response is
+#: sent, so a client that reads after a write sees it.
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def client_address(request: Request) -> str | None:
+    """The peer's address (a proxy in front must be trusted explicitly; none is here)."""
+    return request.client.host if request.client is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestAudit:
+    """The audit trail, bound to the request's client address (verb: call it)."""
+
+    context: ApiContext
+    client: str | None
+
+    def __call__(
+        self,
+        action: Action,
+        who: Principal | str | None,
+        *,
+        camera_id: int | None = None,
+        target: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Append an entry (in its own transaction, before any video it records is served)."""
+        username = who.username if isinstance(who, Principal) else who
+        self.context.services.audit.record(
+            action, username=username, client=self.client, camera_id=camera_id, target=target,
+            detail=detail,
+        )  # fmt: skip
+
+
+def _request_audit(context: Context, request: Request) -> RequestAudit:
+    return RequestAudit(context, client_address(request))
+
+
+Audit = Annotated[RequestAudit, Depends(_request_audit)]
 
 
 def _unauthorised(message: str) -> HTTPException:
@@ -107,6 +154,7 @@ def not_found(what: str) -> HTTPException:
 
 def current_user(
     context: Context,
+    session: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller, from a login token or an API token.
@@ -119,13 +167,12 @@ def current_user(
         raise _unauthorised("authentication required: send 'Authorization: Bearer <token>'")
     token = credentials.credentials
     if token.startswith(API_TOKEN_PREFIX):
-        return _api_token_user(context, token)
+        return _api_token_user(context, session, token)
     try:
         claims = context.tokens.verify(token, now=context.clock())
     except TokenError as exc:
         raise _unauthorised(str(exc)) from None
-    with context.services.store.session() as session:
-        user = UserRepo(session).get(user_id=claims.user_id)
+    user = UserRepo(session).get(user_id=claims.user_id)
     if (
         user is None
         or user.disabled
@@ -135,18 +182,17 @@ def current_user(
     return Principal(user=user)
 
 
-def _api_token_user(context: ApiContext, token: str) -> Principal:
-    with context.services.store.session() as session:
-        found = TokenRepo(session).find_active(token_hash=hash_api_token(token))
-        if found is None:
-            raise _unauthorised("invalid or revoked API token")
-        record, user_id = found
-        user = UserRepo(session).get(user_id=user_id)
-        now = datetime.fromtimestamp(context.clock(), UTC)
-        if record.last_used_at is None or now - record.last_used_at > _TOUCH_EVERY:
-            TokenRepo(session).touch(token_id=record.id, at=now)
+def _api_token_user(context: ApiContext, session: Session, token: str) -> Principal:
+    found = TokenRepo(session).find_active(token_hash=hash_api_token(token))
+    if found is None:
+        raise _unauthorised("invalid or revoked API token")
+    record, user_id = found
+    user = UserRepo(session).get(user_id=user_id)
     if user is None:
         raise _unauthorised("invalid or revoked API token")
+    now = datetime.fromtimestamp(context.clock(), UTC)
+    if record.last_used_at is None or now - record.last_used_at > _TOUCH_EVERY:
+        TokenRepo(session).touch(token_id=record.id, at=now)
     return Principal(user=user, token_id=record.id)
 
 
@@ -195,15 +241,14 @@ def forbid_restricted(principal: Principal, doing: str) -> None:
         )
 
 
-def visible_camera(context: ApiContext, principal: Principal, camera_id: int) -> CameraPublic:
+def visible_camera(session: Session, principal: Principal, camera_id: int) -> CameraRecord:
     """The camera if it exists and the caller may see it.
 
     Raises:
         HTTPException: 404 otherwise (hidden and missing look the same).
     """
     if principal.can_see(camera_id):
-        with context.services.store.session() as session:
-            camera = CameraRepo(session).public(camera_id=camera_id)
+        camera = CameraRepo(session).get(camera_id=camera_id)
         if camera is not None:
             return camera
     raise not_found(f"camera {camera_id}")

@@ -1,7 +1,7 @@
 """The HTTP API of the operations centre: ``create_app(services)`` builds it.
 
 Example:
-    >>> app = create_app(Services(settings=settings, store=store, cameras=supervisor))
+    >>> app = create_app(Services.of(settings, store, supervisor))
     >>> uvicorn.run(app, host=settings.host, port=settings.port)  # doctest: +SKIP
 """
 
@@ -18,13 +18,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from citybrain import __version__
 from citybrain.api.deps import ApiContext
-from citybrain.api.media import MediaStore
-from citybrain.api.retention import RetentionJob
 from citybrain.api.routes import audit, auth, cameras, events, health, live, metrics, stats
-from citybrain.api.security import LoginLimiter, LoginTokens, Passwords, load_secret
 from citybrain.errors import CitybrainError
-from citybrain.server.services import Services
-from citybrain.store.db import describe_error
+from citybrain.services import Services
+from citybrain.services.retention import RetentionJob
+from citybrain.services.security import LoginLimiter, LoginTokens, Passwords, load_secret
+from citybrain.store import describe_error
 
 __all__ = ["create_app"]
 
@@ -58,10 +57,9 @@ def create_app(
         ConfigError: the token key in the data directory is unusable.
     """
     settings = services.settings
-    media = MediaStore(settings.media_dir)
+    media = services.media
     context = ApiContext(
         services=services,
-        media=media,
         tokens=LoginTokens(load_secret(settings.data_dir), lifetime_s=settings.token_hours * 3600),
         passwords=passwords or Passwords(),
         limiter=LoginLimiter(attempts=5, window_s=60.0),

@@ -12,12 +12,12 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from citybrain.api.media import MediaStore
 from citybrain.commands.common import DataOption, SettingsOption, fail, open_data_store
+from citybrain.config.server import load_settings
 from citybrain.errors import ConfigError, StoreError
+from citybrain.records import CameraFields
 from citybrain.runtime.camera_config import camera_config
-from citybrain.server.settings import load_settings
-from citybrain.store import CameraRepo
+from citybrain.store import CameraRepo, MediaStore, redacted_source
 
 __all__ = ["app"]
 
@@ -75,28 +75,30 @@ def add(
         try:
             with store.session() as session:
                 camera = CameraRepo(session).create(
-                    name=name,
-                    source=source,
-                    lat=lat,
-                    lon=lon,
-                    heading_deg=heading,
-                    fov_deg=fov,
-                    range_m=range_m,
-                    enabled=not disabled,
-                    config=stored,
+                    CameraFields(
+                        name=name,
+                        source=source,
+                        lat=lat,
+                        lon=lon,
+                        heading_deg=heading,
+                        fov_deg=fov,
+                        range_m=range_m,
+                        enabled=not disabled,
+                        config=stored,
+                    )
                 )
         except StoreError as exc:
             raise fail(str(exc)) from None
-    typer.echo(f"camera {camera.id} {camera.name}: {camera.source}")
+    typer.echo(f"camera {camera.id} {camera.name}: {redacted_source(camera.source)}")
 
 
 @app.command("list")
 def list_cameras(data: DataOption = None, settings: SettingsOption = None) -> None:
     """List cameras (sources redacted)."""
     with open_data_store(settings, data) as store, store.session() as session:
-        for camera in CameraRepo(session).list_public():
+        for camera in CameraRepo(session).list():
             state = "enabled" if camera.enabled else "disabled"
-            typer.echo(f"{camera.id}\t{camera.name}\t{state}\t{camera.source}")
+            typer.echo(f"{camera.id}\t{camera.name}\t{state}\t{redacted_source(camera.source)}")
 
 
 @app.command("remove")

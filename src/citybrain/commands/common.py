@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
+from citybrain.config.server import load_settings
 from citybrain.errors import CitybrainError
-from citybrain.server.settings import load_settings
 from citybrain.store import Store, open_store
 
 __all__ = ["DataOption", "SettingsOption", "fail", "open_data_store"]

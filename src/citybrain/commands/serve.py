@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
+from citybrain.config.server import load_settings
 from citybrain.errors import CitybrainError
 from citybrain.server.app import run_server
-from citybrain.server.settings import load_settings
 
 __all__ = ["serve_command"]
 

@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 
-from citybrain.api.schemas import USERNAME_PATTERN
-from citybrain.api.security import Passwords, hash_api_token, new_api_token
 from citybrain.commands.common import DataOption, SettingsOption, fail, open_data_store
 from citybrain.errors import CitybrainError
-from citybrain.store import CameraRepo, Role, TokenRepo, UserRepo
+from citybrain.records import Role
+from citybrain.records.user import USERNAME_PATTERN
+from citybrain.services.security import Passwords, hash_api_token, new_api_token
+from citybrain.store import CameraRepo, TokenRepo, UserRepo
 
 __all__ = ["app"]
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-__all__ = ["Event", "EventPhase", "EventUpdate", "LineCount", "new_event_id"]
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["BBox", "Event", "EventFacts", "EventPhase", "EventUpdate", "LineCount", "new_event_id"]
 
 
 class EventPhase(StrEnum):
@@ -22,46 +25,70 @@ def new_event_id() -> str:
     return uuid.uuid4().hex
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One physical incident found by one rule on one camera.
+BBox = tuple[float, float, float, float]
+
+
+class EventFacts(BaseModel):
+    """What a rule says about an incident: the fields every view of an event shares.
+
+    This is the one declaration of an event's descriptive fields. The engine's :class:`Event`
+    adds its stream-time identity; the store's record
+    (:class:`citybrain.records.event.EventState`) adds wall-clock times and its camera's id,
+    and derives its table columns, API views and export from these fields: a new field added
+    here reaches them all (plus a migration).
 
     Attributes:
-        id: unique id, stable from start to end.
         kind: the rule kind, e.g. ``"restricted_zone"``.
         rule: the rule's name in the camera's config.
-        camera: the camera's name.
         zone: the zone the rule watches, if any.
         line: the line the rule watches, if any.
         label: the object class, e.g. ``"person"``; ``None`` for aggregate rules.
         track_id: the object's track within this camera; ``None`` for aggregate rules.
-        start: seconds from stream start when the incident began.
-        end: seconds from stream start when it ended; ``None`` while it lasts.
         score: the rule's confidence in ``[0, 1]`` (the best detector score seen, or the
             hard-hat classifier's "no hard hat" probability).
         bbox: ``x1, y1, x2, y2`` normalised to ``0..1`` at the best snapshot moment.
-        snapshot_at: the frame timestamp ``bbox`` was taken at.
         details: small, rule-specific facts (e.g. ``count`` for occupancy, ``direction``).
     """
 
-    id: str
+    # Frozen and never re-validated on copy: events are made a few times per incident, and
+    # rules only ever build them from already-checked values.
+    model_config = ConfigDict(frozen=True, extra="forbid", from_attributes=True)
+
     kind: str
     rule: str
-    camera: str
-    zone: str | None
-    line: str | None
-    label: str | None
-    track_id: int | None
-    start: float
-    end: float | None
-    score: float
-    bbox: tuple[float, float, float, float] | None
-    snapshot_at: float
-    details: dict[str, str | int | float] = field(default_factory=dict)
+    zone: str | None = None
+    line: str | None = None
+    label: str | None = None
+    track_id: int | None = None
+    score: float = 0.0
+    bbox: BBox | None = None
+    details: dict[str, str | int | float] = Field(default_factory=dict)
 
-    def evolve(self, **changes: object) -> Event:
-        """A copy with some fields changed."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def facts(self) -> dict[str, Any]:
+        """Just the :class:`EventFacts` fields, as a dict (for a record of another boundary)."""
+        return {name: getattr(self, name) for name in EventFacts.model_fields}
+
+
+class Event(EventFacts):
+    """One physical incident found by one rule on one camera, in stream time.
+
+    Attributes:
+        id: unique id, stable from start to end.
+        camera: the camera's name.
+        start: seconds from stream start when the incident began.
+        end: seconds from stream start when it ended; ``None`` while it lasts.
+        snapshot_at: the frame timestamp ``bbox`` was taken at.
+    """
+
+    id: str = ""
+    camera: str
+    start: float = 0.0
+    end: float | None = None
+    snapshot_at: float = 0.0
+
+    def evolve(self, **changes: Any) -> Event:
+        """A copy with some fields changed (not re-validated: rules pass checked values)."""
+        return self.model_copy(update=changes)
 
 
 @dataclass(frozen=True, slots=True)

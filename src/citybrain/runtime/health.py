@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from citybrain.ingest import ReaderStats
-from citybrain.runtime.messages import CameraHealth
+from citybrain.records import CameraHealth
 
 __all__ = ["STALE_AFTER", "HealthMeter", "SourceTotals"]
 

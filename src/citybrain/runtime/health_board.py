@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
+from datetime import UTC, datetime
 
-from citybrain.runtime.messages import CameraHealth
+from citybrain.records import CameraHealth
 
 __all__ = ["HealthBoard", "offline_health"]
 
@@ -79,9 +79,9 @@ class HealthBoard:
             current = self._health.get(camera_id)
             if camera_id not in self._watched or current is None:
                 return None
-            changed = replace(
-                current, online=False, fps_in=0.0, fps_analysed=0.0, last_error=error,
-                at=time.time(),
+            changed = current.model_copy(
+                update={"online": False, "fps_in": 0.0, "fps_analysed": 0.0,
+                        "last_error": error, "at": datetime.now(UTC)}
             )  # fmt: skip
             self._health[camera_id] = changed
             return changed
@@ -92,8 +92,10 @@ class HealthBoard:
         changed: list[CameraHealth] = []
         with self._lock:
             for camera_id, health in self._health.items():
-                if health.online and now - health.at > self._stale_after:
-                    stale = replace(health, online=False, fps_in=0.0, fps_analysed=0.0)
+                if health.online and now - health.at.timestamp() > self._stale_after:
+                    stale = health.model_copy(
+                        update={"online": False, "fps_in": 0.0, "fps_analysed": 0.0}
+                    )
                     self._health[camera_id] = stale
                     changed.append(stale)
         return changed

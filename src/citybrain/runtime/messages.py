@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from citybrain.core.events import EventUpdate, LineCount
+from citybrain.records import CameraHealth
 
 __all__ = [
     "CameraHealth",
@@ -60,33 +61,6 @@ class Shutdown:
 
 
 WorkerCommand = StartCamera | StopCamera | Shutdown
-
-
-@dataclass(frozen=True, slots=True)
-class CameraHealth:
-    """How one camera is doing.
-
-    Attributes:
-        camera_id: the camera's id.
-        online: frames are arriving.
-        fps_in: decode rate.
-        fps_analysed: analysed frames per second.
-        lag_seconds: wall-clock seconds since the last analysed frame.
-        frames_dropped: frames dropped so far (queue full or detector busy).
-        reconnects: reconnections so far.
-        last_error: latest error (credentials redacted), if any.
-        at: POSIX time the health was measured.
-    """
-
-    camera_id: int
-    online: bool
-    fps_in: float
-    fps_analysed: float
-    lag_seconds: float | None
-    frames_dropped: int
-    reconnects: int
-    last_error: str | None
-    at: float
 
 
 @dataclass(frozen=True, slots=True)

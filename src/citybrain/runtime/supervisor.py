@@ -25,10 +25,10 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.exc import SQLAlchemyError
 
 from citybrain.errors import ConfigError, SourceError, StoreError
+from citybrain.records import CameraHealth
 from citybrain.runtime.camera_config import CameraPlan, plan_camera
 from citybrain.runtime.health_board import HealthBoard
 from citybrain.runtime.messages import (
-    CameraHealth,
     FrameMessage,
     HealthMessage,
     StopCamera,
@@ -221,7 +221,7 @@ class Supervisor:
     def _sync_all(self) -> None:
         try:
             with self._store.session() as session:
-                ids = {c.id for c in CameraRepo(session).list_public()}
+                ids = {c.id for c in CameraRepo(session).list()}
         except (SQLAlchemyError, StoreError) as exc:
             log.warning("cannot list cameras (%s); retrying", exc)
             self._retry_at[_ALL] = time.monotonic() + self.options.store_retry
@@ -253,7 +253,7 @@ class Supervisor:
     def _load(self, camera_id: int) -> tuple[CameraPlan | None, str | None]:
         """The camera's plan, or ``None`` (deleted, disabled, or invalid: then the error)."""
         with self._store.session() as session:
-            camera = CameraRepo(session).get_with_source(camera_id=camera_id)
+            camera = CameraRepo(session).get(camera_id=camera_id)
             if camera is None or not camera.enabled:
                 return None, None
             name, source, config = camera.name, camera.source, dict(camera.config)

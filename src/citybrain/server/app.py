@@ -19,19 +19,27 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
-from citybrain.api.hub import LiveHub
 from citybrain.api.main import create_app
-from citybrain.api.media import MediaStore
-from citybrain.api.metrics import ServerMetrics
+from citybrain.config.server import ServerSettings
 from citybrain.runtime.camera import RunnerOptions
 from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
 from citybrain.runtime.vision_pool import BatchSettings
 from citybrain.runtime.worker import WorkerOptions
 from citybrain.server.demo import add_demo_cameras
-from citybrain.server.services import Services
-from citybrain.server.settings import ServerSettings
-from citybrain.server.sink import MessageSink
-from citybrain.store import CameraRepo, CountWriter, EventWriter, Store, UserRepo, open_store
+from citybrain.services import Services
+from citybrain.services.audit import AuditTrail
+from citybrain.services.hub import LiveHub
+from citybrain.services.metrics import ServerMetrics
+from citybrain.services.router import MessageRouter
+from citybrain.store import (
+    CameraRepo,
+    CountWriter,
+    EventWriter,
+    MediaStore,
+    Store,
+    UserRepo,
+    open_store,
+)
 
 __all__ = ["Server", "build_server", "run_server", "supervisor_options"]
 
@@ -82,21 +90,18 @@ def build_server(settings: ServerSettings, options: SupervisorOptions | None = N
     store = open_store(settings.resolved_database_url)
     events = EventWriter(store, data_dir=settings.data_dir)
     counts = CountWriter(store, data_dir=settings.data_dir)
-    hub = LiveHub()
-    metrics = ServerMetrics()
-    sink = MessageSink(
-        events=events, counts=counts, hub=hub, media=MediaStore(settings.media_dir),
-        metrics=metrics,
-    )  # fmt: skip
+    hub, metrics, media = LiveHub(), ServerMetrics(), MediaStore(settings.media_dir)
+    router = MessageRouter(events=events, counts=counts, hub=hub, media=media, metrics=metrics)
     supervisor = Supervisor(
-        store, sink.handle, options or supervisor_options(settings), forget=sink.forget
+        store, router.handle, options or supervisor_options(settings), forget=router.forget
     )
+    services = Services(
+        settings=settings, store=store, cameras=supervisor, media=media,
+        audit=AuditTrail(store), hub=hub, metrics=metrics,
+    )  # fmt: skip
     metrics.watch_queue("supervisor", supervisor.queue_depth)
     metrics.watch_queue("events", lambda: events.stats().pending)
     metrics.watch_queue("counts", lambda: counts.stats().pending)
-    services = Services(
-        settings=settings, store=store, cameras=supervisor, hub=hub, metrics=metrics
-    )
     return Server(
         settings=settings, store=store, events=events, counts=counts, supervisor=supervisor,
         services=services, app=create_app(services),
@@ -133,7 +138,7 @@ def run_server(settings: ServerSettings) -> None:
 
 def _prepare_cameras(server: Server) -> None:
     with server.store.session() as session:
-        has_cameras = bool(CameraRepo(session).list_public())
+        has_cameras = bool(CameraRepo(session).list())
     samples = os.environ.get(SAMPLES_VAR)
     want_demo = server.settings.demo
     if want_demo is None:

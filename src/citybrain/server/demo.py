@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from citybrain.records import CameraFields
 from citybrain.store import CameraRepo, Store
 
 __all__ = ["DEMO_CAMERAS", "DemoCamera", "add_demo_cameras"]
@@ -120,7 +121,9 @@ def add_demo_cameras(store: Store, samples: Path) -> list[int]:
                 continue
             if repo.by_name(name=demo.name) is not None:
                 continue
-            camera = repo.create(name=demo.name, source=str(clip.resolve()), config=demo.config)
+            camera = repo.create(
+                CameraFields(name=demo.name, source=str(clip.resolve()), config=demo.config)
+            )
             added.append(camera.id)
             log.info("added demo camera %s (%s, looping)", demo.name, demo.clip)
     return added

@@ -91,7 +91,7 @@ class FileSink:
         self._snapshot_paths[event.id] = relative
 
     def _event_record(self, event: Event) -> dict[str, Any]:
-        record = asdict(event)
+        record = event.model_dump()
         record["bbox"] = list(event.bbox) if event.bbox is not None else None
         record["snapshot"] = self._snapshot_paths.pop(event.id, None)
         return record

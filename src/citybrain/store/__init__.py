@@ -1,4 +1,5 @@
-"""The store: SQLAlchemy models, Alembic migrations, repositories and the batched writers.
+"""The store: tables derived from the records, Alembic migrations, repositories, the batched
+writers and the media store of snapshots.
 
 Example:
     >>> store = open_store(sqlite_url(Path("citybrain-data")))  # doctest: +SKIP
@@ -8,43 +9,39 @@ Example:
 
 from __future__ import annotations
 
-from citybrain.store.db import Store, open_store, sqlite_url
-from citybrain.store.models import EventStatus, Role
+from citybrain.store.db import Store, describe_error, open_store, sqlite_url
+from citybrain.store.media import MediaStore
 from citybrain.store.redact import redacted_source
 from citybrain.store.repositories import (
+    MAX_PAGE,
     AuditRepo,
-    CameraPublic,
     CameraRepo,
     CountRepo,
     EventPage,
     EventQuery,
-    EventRecord,
     EventRepo,
     TokenRepo,
-    UserRecord,
     UserRepo,
 )
 from citybrain.store.writer import BatchPolicy, CountWriter, EventWriter, WriterStats
 
 __all__ = [
+    "MAX_PAGE",
     "AuditRepo",
     "BatchPolicy",
-    "CameraPublic",
     "CameraRepo",
     "CountRepo",
     "CountWriter",
     "EventPage",
     "EventQuery",
-    "EventRecord",
     "EventRepo",
-    "EventStatus",
     "EventWriter",
-    "Role",
+    "MediaStore",
     "Store",
     "TokenRepo",
-    "UserRecord",
     "UserRepo",
     "WriterStats",
+    "describe_error",
     "open_store",
     "redacted_source",
     "sqlite_url",

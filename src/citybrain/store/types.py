@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["Bucket", "JSONType", "UTCDateTime", "time_bucket", "utc"]
+__all__ = ["Bucket", "JSONType", "UTCDateTime", "time_bucket", "utc", "utcnow"]
 
 #: JSON everywhere, stored as ``jsonb`` on PostgreSQL.
 JSONType: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
@@ -32,6 +32,11 @@ def utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value.isoformat()}: pass an aware (UTC) datetime")
     return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """The current time, aware UTC (the store is an edge: wall-clock time is its business)."""
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -8,19 +8,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
-from citybrain.api.audit import Action, record
-from citybrain.api.deps import ApiContext, Client, Context, CurrentUser, not_found
+from citybrain.api.deps import ApiContext, Audit, Context, CurrentUser, DbSession, not_found
 from citybrain.api.schemas import (
     MAX_ID,
-    ApiTokenPublic,
     ApiTokensPublic,
     LoginRequest,
     MePublic,
     Problem,
     TokenPublic,
 )
-from citybrain.store import Role, TokenRepo, UserRecord, UserRepo
+from citybrain.records import Action, Role, UserAccount
+from citybrain.store import TokenRepo, UserRepo
 
 __all__ = ["router"]
 
@@ -35,12 +35,13 @@ _WRONG = "wrong user name or password"
     "/login",
     responses={401: {"model": Problem}, 429: {"model": Problem, "description": "Too many tries."}},
 )
-def login(body: LoginRequest, context: Context, client: Client) -> TokenPublic:
+def login(body: LoginRequest, context: Context, session: DbSession, audit: Audit) -> TokenPublic:
     """Exchange a user name and password for a bearer token that expires.
 
     Five failed tries for one user name from one address within a minute lock that pair out
     for the rest of the minute (429, with ``Retry-After``).
     """
+    client = audit.client
     key = (body.username.casefold(), client or "-")
     now = context.clock()
     wait = context.limiter.retry_after(key, now=now)
@@ -51,26 +52,24 @@ def login(body: LoginRequest, context: Context, client: Client) -> TokenPublic:
             detail=f"too many failed logins; try again in {math.ceil(wait)} s",
             headers={"Retry-After": str(max(1, math.ceil(wait)))},
         )
-    user = _check_password(context, body)
+    user = _check_password(context, session, body)
     if user is None:
         context.limiter.failure(key, now=now)
         log.warning("failed login for %r from %s", body.username, client)
-        record(
-            context.services.store, action=Action.LOGIN_FAILED, username=body.username,
-            client=client,
-        )  # fmt: skip
+        audit(Action.LOGIN_FAILED, body.username)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail=_WRONG, headers={"WWW-Authenticate": "Bearer"}
         )
     context.limiter.success(key)
-    record(context.services.store, action=Action.LOGIN, username=user.username, client=client)
+    audit(Action.LOGIN, user.username)
     token = context.tokens.issue(user_id=user.id, password_hash=user.password_hash, now=now)
     return TokenPublic(access_token=token, expires_in=int(context.tokens.lifetime_s))
 
 
-def _check_password(context: ApiContext, body: LoginRequest) -> UserRecord | None:
-    with context.services.store.session() as session:
-        user = UserRepo(session).by_username(username=body.username)
+def _check_password(
+    context: ApiContext, session: Session, body: LoginRequest
+) -> UserAccount | None:
+    user = UserRepo(session).by_username(username=body.username)
     if user is None or user.disabled:
         context.passwords.burn(body.password)  # answer as slowly as for a real user
         return None
@@ -89,23 +88,10 @@ def me(principal: CurrentUser) -> MePublic:
 
 
 @router.get("/tokens")
-def list_tokens(principal: CurrentUser, context: Context) -> ApiTokensPublic:
+def list_tokens(principal: CurrentUser, session: DbSession) -> ApiTokensPublic:
     """The caller's API tokens (never the tokens themselves). Create them with
     ``citybrain user token``."""
-    with context.services.store.session() as session:
-        tokens = TokenRepo(session).list_for(user_id=principal.user.id)
-    return ApiTokensPublic(
-        items=[
-            ApiTokenPublic(
-                id=t.id,
-                name=t.name,
-                created_at=t.created_at,
-                last_used_at=t.last_used_at,
-                revoked=t.revoked,
-            )
-            for t in tokens
-        ]
-    )
+    return ApiTokensPublic(items=TokenRepo(session).list_for(user_id=principal.user.id))
 
 
 @router.delete(
@@ -116,19 +102,16 @@ def list_tokens(principal: CurrentUser, context: Context) -> ApiTokensPublic:
 def revoke_token(
     token_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     principal: CurrentUser,
-    context: Context,
-    client: Client,
+    session: DbSession,
+    audit: Audit,
 ) -> Response:
     """Revoke one of your API tokens (an admin may revoke anyone's)."""
-    with context.services.store.session() as session:
-        repo = TokenRepo(session)
-        own = {t.id for t in repo.list_for(user_id=principal.user.id)}
-        if token_id not in own and principal.user.role is not Role.ADMIN:
-            raise not_found(f"token {token_id}")
-        if not repo.revoke(token_id=token_id):
-            raise not_found(f"token {token_id}")
-    record(
-        context.services.store, action=Action.TOKEN_REVOKE, username=principal.username,
-        client=client, target=str(token_id),
-    )  # fmt: skip
+    repo = TokenRepo(session)
+    own = {t.id for t in repo.list_for(user_id=principal.user.id)}
+    if token_id not in own and principal.user.role is not Role.ADMIN:
+        raise not_found(f"token {token_id}")
+    if not repo.revoke(token_id=token_id):
+        raise not_found(f"token {token_id}")
+    session.commit()
+    audit(Action.TOKEN_REVOKE, principal, target=str(token_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

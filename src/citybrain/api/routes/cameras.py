@@ -14,17 +14,16 @@ from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from citybrain.api.audit import Action, record
 from citybrain.api.deps import (
     ApiContext,
+    Audit,
     CameraEditor,
-    Client,
     Context,
     CurrentUser,
+    DbSession,
     forbid_restricted,
     visible_camera,
 )
-from citybrain.api.hub import health_public
 from citybrain.api.schemas import (
     MAX_ID,
     CameraCreate,
@@ -35,9 +34,8 @@ from citybrain.api.schemas import (
 )
 from citybrain.config.model import CameraConfig
 from citybrain.errors import StoreError
-from citybrain.store import CameraPublic as StoredCamera
-from citybrain.store import CameraRepo, redacted_source
-from citybrain.store.repositories import CameraChanges
+from citybrain.records import Action, CameraRecord
+from citybrain.store import CameraRepo
 
 __all__ = ["router", "stored_config"]
 
@@ -94,18 +92,8 @@ def stored_config(name: str, config: dict[str, Any]) -> dict[str, Any]:
     return stored
 
 
-def _public(context: ApiContext, camera: StoredCamera) -> CameraPublic:
-    config = dict(camera.config)
-    section = config.get("camera")
-    if isinstance(section, dict) and isinstance(section.get("source"), str):
-        config["camera"] = {**section, "source": redacted_source(section["source"])}
-    health = context.services.cameras.health().get(camera.id)
-    return CameraPublic(
-        id=camera.id, name=camera.name, source=camera.source, lat=camera.lat, lon=camera.lon,
-        heading_deg=camera.heading_deg, fov_deg=camera.fov_deg, range_m=camera.range_m,
-        enabled=camera.enabled, config=config, created_at=camera.created_at,
-        updated_at=camera.updated_at, health=None if health is None else health_public(health),
-    )  # fmt: skip
+def _public(context: ApiContext, camera: CameraRecord) -> CameraPublic:
+    return CameraPublic.of(camera, context.services.cameras.health().get(camera.id))
 
 
 def _sync(context: ApiContext, camera_id: int) -> None:
@@ -116,10 +104,9 @@ def _sync(context: ApiContext, camera_id: int) -> None:
 
 
 @router.get("")
-def list_cameras(principal: CurrentUser, context: Context) -> CamerasPublic:
+def list_cameras(principal: CurrentUser, context: Context, session: DbSession) -> CamerasPublic:
     """The cameras you may see, by name."""
-    with context.services.store.session() as session:
-        cameras = CameraRepo(session).list_public(camera_ids=principal.camera_ids)
+    cameras = CameraRepo(session).list(camera_ids=principal.camera_ids)
     items = [_public(context, c) for c in cameras]
     return CamerasPublic(items=items, count=len(items))
 
@@ -130,31 +117,27 @@ def list_cameras(principal: CurrentUser, context: Context) -> CamerasPublic:
     responses={403: {"model": Problem}, 409: {"model": Problem}},
 )
 def create_camera(
-    body: CameraCreate, principal: CameraEditor, context: Context, client: Client
+    body: CameraCreate, principal: CameraEditor, context: Context, session: DbSession, audit: Audit
 ) -> CameraPublic:
     """Add a camera (admin, supervisor); the runtime starts it at once if enabled."""
     forbid_restricted(principal, "add cameras")
-    config = stored_config(body.name, body.config)
-    fields = body.model_dump(exclude={"name", "source", "config"})
+    fields = body.model_copy(update={"config": stored_config(body.name, body.config)})
     try:
-        with context.services.store.session() as session:
-            camera = CameraRepo(session).create(
-                name=body.name, source=body.source, config=config, **fields
-            )
+        camera = CameraRepo(session).create(fields)
     except StoreError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
-    record(
-        context.services.store, action=Action.CAMERA_CREATE, username=principal.username,
-        client=client, camera_id=camera.id, target=camera.name,
-    )  # fmt: skip
+    session.commit()  # before the runtime is told: it reads the camera from the store
+    audit(Action.CAMERA_CREATE, principal, camera_id=camera.id, target=camera.name)
     _sync(context, camera.id)
     return _public(context, camera)
 
 
 @router.get("/{camera_id}", responses=_NOT_FOUND)
-def get_camera(camera_id: CameraId, principal: CurrentUser, context: Context) -> CameraPublic:
+def get_camera(
+    camera_id: CameraId, principal: CurrentUser, context: Context, session: DbSession
+) -> CameraPublic:
     """One camera (404 if it does not exist or you may not see it)."""
-    return _public(context, visible_camera(context, principal, camera_id))
+    return _public(context, visible_camera(session, principal, camera_id))
 
 
 @router.patch("/{camera_id}", responses=_CHANGE_ERRORS)
@@ -163,10 +146,11 @@ def update_camera(
     body: CameraUpdate,
     principal: CameraEditor,
     context: Context,
-    client: Client,
+    session: DbSession,
+    audit: Audit,
 ) -> CameraPublic:
     """Change some fields (admin, supervisor); the runtime restarts the camera with them."""
-    current = visible_camera(context, principal, camera_id)
+    current = visible_camera(session, principal, camera_id)
     given = body.model_dump(exclude_unset=True)
     for key in ("name", "source", "enabled", "config"):
         if key in given and given[key] is None:
@@ -176,17 +160,15 @@ def update_camera(
             )
     if "config" in given:
         given["config"] = stored_config(given.get("name", current.name), given["config"])
-    changes = CameraChanges(**given)  # type: ignore[typeddict-item]
     try:
-        with context.services.store.session() as session:
-            camera = CameraRepo(session).update(camera_id=camera_id, changes=changes)
+        camera = CameraRepo(session).update(camera_id=camera_id, changes=given)
     except StoreError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
     if camera is None:  # deleted meanwhile
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"camera {camera_id} not found")
-    record(
-        context.services.store, action=Action.CAMERA_UPDATE, username=principal.username,
-        client=client, camera_id=camera_id, target=camera.name,
+    session.commit()
+    audit(
+        Action.CAMERA_UPDATE, principal, camera_id=camera_id, target=camera.name,
         detail={"fields": sorted(given)},
     )  # fmt: skip
     _sync(context, camera_id)
@@ -195,19 +177,16 @@ def update_camera(
 
 @router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_CHANGE_ERRORS)
 def delete_camera(
-    camera_id: CameraId, principal: CameraEditor, context: Context, client: Client
+    camera_id: CameraId, principal: CameraEditor, context: Context, session: DbSession, audit: Audit
 ) -> Response:
     """Delete a camera with its events, snapshots and counts (admin, supervisor)."""
-    current = visible_camera(context, principal, camera_id)
-    with context.services.store.session() as session:
-        snapshots = CameraRepo(session).delete(camera_id=camera_id)
+    current = visible_camera(session, principal, camera_id)
+    snapshots = CameraRepo(session).delete(camera_id=camera_id)
+    session.commit()  # the rows go before their files
     for path in snapshots or ():
-        context.media.delete(path)
+        context.services.media.delete(path)
     context.services.hub.forget(camera_id)
     context.services.metrics.forget_camera(camera_id)
-    record(
-        context.services.store, action=Action.CAMERA_DELETE, username=principal.username,
-        client=client, camera_id=camera_id, target=current.name,
-    )  # fmt: skip
+    audit(Action.CAMERA_DELETE, principal, camera_id=camera_id, target=current.name)
     _sync(context, camera_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

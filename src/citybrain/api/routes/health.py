@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from citybrain.api.deps import Context
 from citybrain.api.schemas import HealthPublic
-from citybrain.store.db import describe_error
+from citybrain.store import describe_error
 
 __all__ = ["router"]
 

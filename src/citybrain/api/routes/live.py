@@ -14,10 +14,10 @@ from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from citybrain.api.audit import Action, record
-from citybrain.api.deps import Client, Context, CurrentUser, VideoViewer, visible_camera
-from citybrain.api.hub import LatestFrame, LiveHub, Subscription, health_public
+from citybrain.api.deps import Audit, Context, CurrentUser, DbSession, VideoViewer, visible_camera
 from citybrain.api.schemas import MAX_ID, Problem
+from citybrain.records import Action
+from citybrain.services.hub import LatestFrame, LiveHub, Subscription
 
 __all__ = ["BOUNDARY", "router"]
 
@@ -44,7 +44,7 @@ async def _event_stream(
         yield b"retry: 3000\n\n"
         for camera_id, health in sorted(hub.health().items()):
             if subscription.wants(camera_id):
-                yield _sse("health", health_public(health).model_dump_json())
+                yield _sse("health", health.model_dump_json())
         while True:
             messages = await subscription.get(timeout=heartbeat_s)
             if not messages:
@@ -62,13 +62,10 @@ async def _event_stream(
                      "description": "`event: event` (LiveEventPublic) and `event: health` "
                                     "(CameraHealthPublic) messages."}},
 )  # fmt: skip
-async def event_stream(principal: CurrentUser, context: Context, client: Client) -> Response:
+async def event_stream(principal: CurrentUser, context: Context, audit: Audit) -> Response:
     """New and updated events and camera health of the cameras you may see, as Server-Sent
     Events. A slow client loses the oldest messages, never the newest."""
-    await run_in_threadpool(
-        record, context.services.store, action=Action.STREAM_OPEN,
-        username=principal.username, client=client,
-    )  # fmt: skip
+    await run_in_threadpool(audit, Action.STREAM_OPEN, principal)
     hub = context.services.hub
     subscription = hub.subscribe(camera_ids=principal.camera_ids)
     return StreamingResponse(
@@ -97,8 +94,10 @@ async def _mjpeg(hub: LiveHub, frame: LatestFrame, poll_s: float) -> AsyncIterat
         current = hub.frame(frame.camera_id)
 
 
-async def _latest(context: Context, principal: VideoViewer, camera_id: int) -> LatestFrame:
-    await run_in_threadpool(visible_camera, context, principal, camera_id)
+async def _latest(
+    context: Context, session: DbSession, principal: VideoViewer, camera_id: int
+) -> LatestFrame:
+    await run_in_threadpool(visible_camera, session, principal, camera_id)
     frame = context.services.hub.frame(camera_id)
     if frame is None:
         raise HTTPException(
@@ -117,14 +116,11 @@ async def _latest(context: Context, principal: VideoViewer, camera_id: int) -> L
                **_VIDEO_ERRORS},
 )  # fmt: skip
 async def live_mjpeg(
-    camera_id: CameraId, principal: VideoViewer, context: Context, client: Client
+    camera_id: CameraId, principal: VideoViewer, context: Context, session: DbSession, audit: Audit
 ) -> Response:
     """The camera's anonymised live view as multipart MJPEG (for an ``<img>`` tag)."""
-    frame = await _latest(context, principal, camera_id)
-    await run_in_threadpool(
-        record, context.services.store, action=Action.LIVE_OPEN,
-        username=principal.username, client=client, camera_id=camera_id,
-    )  # fmt: skip
+    frame = await _latest(context, session, principal, camera_id)
+    await run_in_threadpool(audit, Action.LIVE_OPEN, principal, camera_id=camera_id)
     fps = context.services.settings.live_fps
     poll_s = min(0.5, max(0.02, 1 / (2 * fps)))
     return StreamingResponse(
@@ -140,12 +136,9 @@ async def live_mjpeg(
     responses={200: {"content": {"image/jpeg": {}}}, **_VIDEO_ERRORS},
 )
 async def latest_frame(
-    camera_id: CameraId, principal: VideoViewer, context: Context, client: Client
+    camera_id: CameraId, principal: VideoViewer, context: Context, session: DbSession, audit: Audit
 ) -> Response:
     """The camera's latest anonymised frame as a JPEG."""
-    frame = await _latest(context, principal, camera_id)
-    await run_in_threadpool(
-        record, context.services.store, action=Action.FRAME_READ,
-        username=principal.username, client=client, camera_id=camera_id,
-    )  # fmt: skip
+    frame = await _latest(context, session, principal, camera_id)
+    await run_in_threadpool(audit, Action.FRAME_READ, principal, camera_id=camera_id)
     return Response(frame.jpeg, media_type="image/jpeg", headers=_NO_CACHE)

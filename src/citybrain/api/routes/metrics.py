@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from citybrain.api.deps import Context, CurrentUser, forbid_restricted
-from citybrain.api.metrics import CONTENT_TYPE
+from citybrain.services.metrics import CONTENT_TYPE
 
 __all__ = ["router"]
 

@@ -8,7 +8,7 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection, create_engine
 
-from citybrain.store.models import Base
+from citybrain.store.schema import metadata
 from citybrain.store.types import UTCDateTime
 
 __all__: list[str] = []
@@ -24,7 +24,7 @@ def _render_item(kind: str, obj: Any, autogen: AutogenContext) -> str | Literal[
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=metadata,
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,

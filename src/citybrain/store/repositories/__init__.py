@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-from citybrain.store.repositories.audit import AuditPage, AuditRecord, AuditRepo
-from citybrain.store.repositories.cameras import CameraChanges, CameraPublic, CameraRepo
-from citybrain.store.repositories.counts import CountRepo, CountTotal
-from citybrain.store.repositories.event_views import EventPage, EventQuery, EventRecord, EventStat
+from citybrain.store.repositories.audit import AuditPage, AuditRepo
+from citybrain.store.repositories.cameras import CameraRepo
+from citybrain.store.repositories.counts import CountRepo
+from citybrain.store.repositories.event_views import MAX_PAGE, EventPage, EventQuery
 from citybrain.store.repositories.events import EventRepo
-from citybrain.store.repositories.tokens import TokenRecord, TokenRepo
-from citybrain.store.repositories.upserts import CountMode, CountValues, EventValues
-from citybrain.store.repositories.users import UserRecord, UserRepo
+from citybrain.store.repositories.tokens import TokenRepo
+from citybrain.store.repositories.upserts import CountMode
+from citybrain.store.repositories.users import UserRepo
 
 __all__ = [
+    "MAX_PAGE",
     "AuditPage",
-    "AuditRecord",
     "AuditRepo",
-    "CameraChanges",
-    "CameraPublic",
     "CameraRepo",
     "CountMode",
     "CountRepo",
-    "CountTotal",
-    "CountValues",
     "EventPage",
     "EventQuery",
-    "EventRecord",
     "EventRepo",
-    "EventStat",
-    "EventValues",
-    "TokenRecord",
     "TokenRepo",
-    "UserRecord",
     "UserRepo",
 ]

@@ -1,154 +1,101 @@
-"""Cameras: create, read (secret-free views), change and delete."""
+"""Cameras: create, read, change and delete."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, TypedDict
+import builtins
+from collections.abc import Collection, Mapping
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from citybrain.errors import StoreError
-from citybrain.store.models import Camera, EventRow
-from citybrain.store.redact import redacted_source
+from citybrain.records import CameraFields, CameraRecord
+from citybrain.store.schema import cameras, events
+from citybrain.store.types import utcnow
 
-__all__ = ["CameraChanges", "CameraPublic", "CameraRepo"]
+__all__ = ["CameraRepo"]
 
-
-class CameraChanges(TypedDict, total=False):
-    """The camera fields :meth:`CameraRepo.update` may change (absent keys stay as they are)."""
-
-    name: str
-    source: str
-    lat: float | None
-    lon: float | None
-    heading_deg: float | None
-    fov_deg: float | None
-    range_m: float | None
-    enabled: bool
-    config: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class CameraPublic:
-    """A camera as anyone may see it: ``source`` has its credentials redacted."""
-
-    id: int
-    name: str
-    source: str
-    lat: float | None
-    lon: float | None
-    heading_deg: float | None
-    fov_deg: float | None
-    range_m: float | None
-    enabled: bool
-    config: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, camera: Camera) -> CameraPublic:
-        """The public view of ``camera``."""
-        return cls(
-            id=camera.id,
-            name=camera.name,
-            source=redacted_source(camera.source),
-            lat=camera.lat,
-            lon=camera.lon,
-            heading_deg=camera.heading_deg,
-            fov_deg=camera.fov_deg,
-            range_m=camera.range_m,
-            enabled=camera.enabled,
-            config=dict(camera.config),
-            created_at=camera.created_at,
-            updated_at=camera.updated_at,
-        )
+#: The fields a change may touch (what an admin sets about a camera).
+SETTABLE = frozenset(CameraFields.model_fields)
 
 
 class CameraRepo:
-    """Camera rows in one session (the caller commits)."""
+    """Camera rows in one session (the caller commits).
+
+    Records carry the secret ``source``: views shown to people redact it.
+    """
 
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def create(self, *, name: str, source: str, **fields: Any) -> CameraPublic:
-        """Add a camera; ``fields`` are any other :class:`CameraChanges` keys.
+    def create(self, fields: CameraFields) -> CameraRecord:
+        """Add a camera.
 
         Raises:
-            StoreError: the name is taken or a field is unknown.
+            StoreError: the name is taken.
         """
-        camera = Camera(name=name, source=source, config={})
-        self._apply(camera, fields)
-        self._session.add(camera)
-        self._flush(name)
-        return CameraPublic.of(camera)
+        now = utcnow()
+        values = fields.model_dump() | {"created_at": now, "updated_at": now}
+        stmt = insert(cameras).values(values).returning(*cameras.c)
+        return CameraRecord.model_validate(self._write(stmt, fields.name).one()._mapping)
 
-    def get_with_source(self, *, camera_id: int) -> Camera | None:
-        """The camera row, secret source included: for the runtime only, never for a response."""
-        return self._session.get(Camera, camera_id)
+    def get(self, *, camera_id: int) -> CameraRecord | None:
+        """The camera, or ``None`` if there is no such camera."""
+        row = self._session.execute(select(cameras).where(cameras.c.id == camera_id)).first()
+        return None if row is None else CameraRecord.model_validate(row._mapping)
 
-    def by_name(self, *, name: str) -> Camera | None:
-        """The camera row called ``name`` (secret source included)."""
-        return self._session.scalar(select(Camera).where(Camera.name == name))
+    def by_name(self, *, name: str) -> CameraRecord | None:
+        """The camera called ``name``, or ``None``."""
+        row = self._session.execute(select(cameras).where(cameras.c.name == name)).first()
+        return None if row is None else CameraRecord.model_validate(row._mapping)
 
-    def public(self, *, camera_id: int) -> CameraPublic | None:
-        """The camera's public view, or ``None`` if there is no such camera."""
-        camera = self._session.get(Camera, camera_id)
-        return None if camera is None else CameraPublic.of(camera)
-
-    def list_public(
+    def list(
         self, *, camera_ids: Collection[int] | None = None, enabled: bool | None = None
-    ) -> list[CameraPublic]:
-        """Public views ordered by name, of ``camera_ids`` only when given (``None``: all)."""
-        query = select(Camera).order_by(Camera.name)
+    ) -> list[CameraRecord]:
+        """Cameras by name, of ``camera_ids`` only when given (``None``: all)."""
+        query = select(cameras).order_by(cameras.c.name)
         if camera_ids is not None:
-            query = query.where(Camera.id.in_(list(camera_ids)))
+            query = query.where(cameras.c.id.in_(sorted(camera_ids)))
         if enabled is not None:
-            query = query.where(Camera.enabled == enabled)
-        return [CameraPublic.of(c) for c in self._session.scalars(query)]
+            query = query.where(cameras.c.enabled == enabled)
+        return [CameraRecord.model_validate(row._mapping) for row in self._session.execute(query)]
 
-    def update(self, *, camera_id: int, changes: CameraChanges) -> CameraPublic | None:
+    def update(self, *, camera_id: int, changes: Mapping[str, Any]) -> CameraRecord | None:
         """Change some fields; ``None`` if there is no such camera.
 
         Raises:
-            StoreError: the new name is taken or a field is unknown.
+            StoreError: the new name is taken or a field is not one an admin sets.
         """
-        camera = self._session.get(Camera, camera_id)
-        if camera is None:
-            return None
-        self._apply(camera, dict(changes))
-        self._flush(camera.name)
-        return CameraPublic.of(camera)
+        unknown = set(changes) - SETTABLE
+        if unknown:
+            raise StoreError(f"unknown camera field(s) {sorted(unknown)}")
+        stmt = (
+            update(cameras)
+            .where(cameras.c.id == camera_id)
+            .values({**changes, "updated_at": utcnow()})
+            .returning(*cameras.c)
+        )
+        row = self._write(stmt, str(changes.get("name", camera_id))).first()
+        return None if row is None else CameraRecord.model_validate(row._mapping)
 
-    def delete(self, *, camera_id: int) -> list[str] | None:
+    def delete(self, *, camera_id: int) -> builtins.list[str] | None:
         """Delete a camera with its events and counts.
 
         Returns:
             The snapshot paths of the deleted events (the caller deletes the files), or ``None``
             if there is no such camera.
         """
-        camera = self._session.get(Camera, camera_id)
-        if camera is None:
-            return None
-        gone = delete(EventRow).where(EventRow.camera_id == camera_id).returning(EventRow.snapshot)
+        gone = delete(events).where(events.c.camera_id == camera_id).returning(events.c.snapshot)
         snapshots = [path for path in self._session.scalars(gone) if path]
-        self._session.delete(camera)
-        self._session.flush()
-        return snapshots
+        deleted = self._session.execute(
+            delete(cameras).where(cameras.c.id == camera_id).returning(cameras.c.id)
+        ).first()
+        return None if deleted is None else snapshots
 
-    @staticmethod
-    def _apply(camera: Camera, fields: dict[str, Any]) -> None:
-        unknown = set(fields) - set(CameraChanges.__annotations__)
-        if unknown:
-            raise StoreError(f"unknown camera field(s) {sorted(unknown)}")
-        for key, value in fields.items():
-            setattr(camera, key, value)
-
-    def _flush(self, name: str) -> None:
+    def _write(self, stmt: Any, name: str) -> Any:
         try:
-            self._session.flush()
+            return self._session.execute(stmt)
         except IntegrityError as exc:
             raise StoreError(f"a camera named {name!r} already exists") from exc

@@ -1,4 +1,4 @@
-"""What event reads take and return: filters, records, pages, stats and cursors."""
+"""What event reads take and return: filters, pages and cursors."""
 
 from __future__ import annotations
 
@@ -7,13 +7,18 @@ import binascii
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+
+from sqlalchemy import ColumnElement
 
 from citybrain.errors import StoreError
-from citybrain.store.models import EventRow, EventStatus
+from citybrain.records import EventRecord, EventStatus
+from citybrain.store.schema import events
 from citybrain.store.types import utc
 
-__all__ = ["EventPage", "EventQuery", "EventRecord", "EventStat", "decode_cursor", "encode_cursor"]
+__all__ = ["MAX_PAGE", "EventPage", "EventQuery", "decode_cursor", "encode_cursor"]
+
+#: The largest page a search returns (the API's page limit too).
+MAX_PAGE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,65 +50,30 @@ class EventQuery:
             if status not in EventStatus.__members__.values():
                 raise StoreError(f"unknown event status {status!r}")
 
+    def clauses(self) -> list[ColumnElement[bool]]:
+        """The WHERE clauses."""
+        c = events.c
+        clauses: list[ColumnElement[bool]] = []
+        if self.since is not None:
+            clauses.append(c.started_at >= utc(self.since))
+        if self.until is not None:
+            clauses.append(c.started_at < utc(self.until))
+        if self.camera_ids is not None:
+            clauses.append(c.camera_id.in_(sorted(self.camera_ids)))
+        if self.kinds is not None:
+            clauses.append(c.kind.in_(sorted(self.kinds)))
+        if self.statuses is not None:
+            clauses.append(c.status.in_(sorted(str(s) for s in self.statuses)))
+        if self.zone is not None:
+            clauses.append(c.zone == self.zone)
+        return clauses
+
     @property
     def matches_nothing(self) -> bool:
         """Whether an empty filter set makes the answer empty without asking the database."""
         return any(
             values is not None and len(values) == 0
             for values in (self.camera_ids, self.kinds, self.statuses)
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class EventRecord:
-    """One stored event, detached from the session."""
-
-    id: str
-    camera_id: int
-    kind: str
-    rule: str
-    zone: str | None
-    line: str | None
-    label: str | None
-    track_id: int | None
-    started_at: datetime
-    ended_at: datetime | None
-    score: float
-    bbox: tuple[float, float, float, float] | None
-    details: dict[str, Any]
-    snapshot: str | None
-    status: EventStatus
-    acknowledged_by: str | None
-    acknowledged_at: datetime | None
-    resolved_by: str | None
-    resolved_at: datetime | None
-    note: str | None
-
-    @classmethod
-    def of(cls, row: EventRow) -> EventRecord:
-        """The record of an ORM row."""
-        bbox = row.bbox
-        return cls(
-            id=row.id,
-            camera_id=row.camera_id,
-            kind=row.kind,
-            rule=row.rule,
-            zone=row.zone,
-            line=row.line,
-            label=row.label,
-            track_id=row.track_id,
-            started_at=row.started_at,
-            ended_at=row.ended_at,
-            score=row.score,
-            bbox=None if bbox is None else (bbox[0], bbox[1], bbox[2], bbox[3]),
-            details=dict(row.details),
-            snapshot=row.snapshot,
-            status=EventStatus(row.status),
-            acknowledged_by=row.acknowledged_by,
-            acknowledged_at=row.acknowledged_at,
-            resolved_by=row.resolved_by,
-            resolved_at=row.resolved_at,
-            note=row.note,
         )
 
 
@@ -123,16 +93,6 @@ class EventPage:
     total_exact: bool
     next_cursor: str | None = None
     offset: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class EventStat:
-    """How many events one camera raised of one kind in one time bucket."""
-
-    camera_id: int
-    kind: str
-    bucket_start: datetime
-    count: int
 
 
 def encode_cursor(started_at: datetime, event_id: str) -> str:

@@ -3,45 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, select, tuple_
+from sqlalchemy import Select, delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from citybrain.errors import StoreError
-from citybrain.store.models import EventRow, EventStatus, utcnow
+from citybrain.records import EventRecord, EventStat, EventStatus
 from citybrain.store.repositories.event_views import (
+    MAX_PAGE,
     EventPage,
     EventQuery,
-    EventRecord,
-    EventStat,
     decode_cursor,
     encode_cursor,
 )
-from citybrain.store.types import Bucket, time_bucket, utc
+from citybrain.store.schema import events
+from citybrain.store.types import Bucket, time_bucket, utc, utcnow
 
-__all__ = ["DEFAULT_COUNT_LIMIT", "EventRepo", "event_filters"]
+__all__ = ["DEFAULT_COUNT_LIMIT", "EventRepo"]
 
 #: Counting every match of a broad search over millions of rows costs more than the page itself.
 DEFAULT_COUNT_LIMIT = 1_000
-MAX_PAGE = 500
-
-
-def event_filters(query: EventQuery) -> list[ColumnElement[bool]]:
-    """The WHERE clauses of ``query``."""
-    clauses: list[ColumnElement[bool]] = []
-    if query.since is not None:
-        clauses.append(EventRow.started_at >= utc(query.since))
-    if query.until is not None:
-        clauses.append(EventRow.started_at < utc(query.until))
-    if query.camera_ids is not None:
-        clauses.append(EventRow.camera_id.in_(sorted(query.camera_ids)))
-    if query.kinds is not None:
-        clauses.append(EventRow.kind.in_(sorted(query.kinds)))
-    if query.statuses is not None:
-        clauses.append(EventRow.status.in_(sorted(str(s) for s in query.statuses)))
-    if query.zone is not None:
-        clauses.append(EventRow.zone == query.zone)
-    return clauses
 
 
 class EventRepo:
@@ -53,8 +35,8 @@ class EventRepo:
 
     def get(self, *, event_id: str) -> EventRecord | None:
         """The event, or ``None`` if there is no such event."""
-        row = self._session.get(EventRow, event_id)
-        return None if row is None else EventRecord.of(row)
+        row = self._session.execute(select(events).where(events.c.id == event_id)).first()
+        return None if row is None else EventRecord.model_validate(row._mapping)
 
     def search(
         self,
@@ -69,7 +51,7 @@ class EventRepo:
 
         Args:
             query: the filters.
-            limit: page size, 1 to 500.
+            limit: page size, 1 to :data:`MAX_PAGE`.
             cursor: ``next_cursor`` of the previous page (keyset paging: stable and fast at any
                 depth); when given, ``offset`` must be 0.
             offset: rows to skip instead (for "page N" links).
@@ -84,14 +66,14 @@ class EventRepo:
             raise StoreError("pass either a cursor or an offset, not both")
         if query.matches_nothing:
             return EventPage(items=[], total=0, total_exact=True, offset=offset)
-        clauses = event_filters(query)
-        page = select(EventRow).where(*clauses)
+        clauses = query.clauses()
+        page = select(events).where(*clauses)
         if cursor is not None:
             started_at, event_id = decode_cursor(cursor)
-            page = page.where(tuple_(EventRow.started_at, EventRow.id) < (started_at, event_id))
-        page = page.order_by(EventRow.started_at.desc(), EventRow.id.desc())
-        rows = list(self._session.scalars(page.offset(offset).limit(limit + 1)))
-        items = [EventRecord.of(row) for row in rows[:limit]]
+            page = page.where(tuple_(events.c.started_at, events.c.id) < (started_at, event_id))
+        page = page.order_by(events.c.started_at.desc(), events.c.id.desc())
+        rows = self._session.execute(page.offset(offset).limit(limit + 1)).all()
+        items = [EventRecord.model_validate(row._mapping) for row in rows[:limit]]
         last = items[-1] if len(rows) > limit else None
         total, exact = self._count(clauses, count_limit)
         return EventPage(
@@ -102,13 +84,11 @@ class EventRepo:
             offset=offset,
         )
 
-    def _count(
-        self, clauses: list[ColumnElement[bool]], count_limit: int | None
-    ) -> tuple[int, bool]:
-        matching: Select[int] = select(func.count()).select_from(EventRow).where(*clauses)
+    def _count(self, clauses: list[Any], count_limit: int | None) -> tuple[int, bool]:
+        matching: Select[Any] = select(func.count()).select_from(events).where(*clauses)
         if count_limit is None:
             return int(self._session.scalar(matching) or 0), True
-        capped = select(EventRow.id).where(*clauses).limit(count_limit + 1).subquery()
+        capped = select(events.c.id).where(*clauses).limit(count_limit + 1).subquery()
         total = int(self._session.scalar(select(func.count()).select_from(capped)) or 0)
         return min(total, count_limit), total <= count_limit
 
@@ -116,17 +96,15 @@ class EventRepo:
         """Event counts per camera, kind and UTC hour (or day), oldest bucket first."""
         if query.matches_nothing:
             return []
-        start = time_bucket(bucket, EventRow.started_at).label("bucket_start")
+        c = events.c
+        start = time_bucket(bucket, c.started_at).label("bucket_start")
         rows = self._session.execute(
-            select(EventRow.camera_id, EventRow.kind, start, func.count().label("n"))
-            .where(*event_filters(query))
-            .group_by(EventRow.camera_id, EventRow.kind, start)
-            .order_by(start, EventRow.camera_id, EventRow.kind)
+            select(c.camera_id, c.kind, start, func.count().label("count"))
+            .where(*query.clauses())
+            .group_by(c.camera_id, c.kind, start)
+            .order_by(start, c.camera_id, c.kind)
         )
-        return [
-            EventStat(camera_id=camera_id, kind=kind, bucket_start=when, count=int(n))
-            for camera_id, kind, when, n in rows
-        ]
+        return [EventStat.model_validate(row._mapping) for row in rows]
 
     def acknowledge(
         self, *, event_id: str, username: str, at: datetime | None = None
@@ -136,18 +114,19 @@ class EventRepo:
         Raises:
             StoreError: the event is not open.
         """
-        row = self._locked(event_id)
-        if row is None:
+        event = self._locked(event_id)
+        if event is None:
             return None
-        if row.status != EventStatus.OPEN:
+        if event.status != EventStatus.OPEN:
             raise StoreError(
-                f"event {event_id} is {row.status}; only an open event can be acknowledged"
+                f"event {event_id} is {event.status}; only an open event can be acknowledged"
             )
-        row.status = EventStatus.ACKNOWLEDGED.value
-        row.acknowledged_by = username
-        row.acknowledged_at = utc(at) if at is not None else utcnow()
-        self._session.flush()
-        return EventRecord.of(row)
+        return self._set(
+            event_id,
+            status=EventStatus.ACKNOWLEDGED.value,
+            acknowledged_by=username,
+            acknowledged_at=utc(at) if at is not None else utcnow(),
+        )
 
     def resolve(
         self, *, event_id: str, username: str, note: str | None = None, at: datetime | None = None
@@ -157,18 +136,19 @@ class EventRepo:
         Raises:
             StoreError: the event is already resolved.
         """
-        row = self._locked(event_id)
-        if row is None:
+        event = self._locked(event_id)
+        if event is None:
             return None
-        if row.status == EventStatus.RESOLVED:
+        if event.status == EventStatus.RESOLVED:
             raise StoreError(f"event {event_id} is already resolved")
-        row.status = EventStatus.RESOLVED.value
-        row.resolved_by = username
-        row.resolved_at = utc(at) if at is not None else utcnow()
+        changes: dict[str, Any] = {
+            "status": EventStatus.RESOLVED.value,
+            "resolved_by": username,
+            "resolved_at": utc(at) if at is not None else utcnow(),
+        }
         if note is not None:
-            row.note = note
-        self._session.flush()
-        return EventRecord.of(row)
+            changes["note"] = note
+        return self._set(event_id, **changes)
 
     def delete_events_before(self, *, cutoff: datetime) -> list[str]:
         """Delete events that started before ``cutoff``.
@@ -176,14 +156,16 @@ class EventRepo:
         Returns:
             The snapshot paths of the deleted events, so that the caller deletes the files too.
         """
-        gone = (
-            delete(EventRow)
-            .where(EventRow.started_at < utc(cutoff))
-            .returning(EventRow.snapshot)
-            .execution_options(synchronize_session=False)
-        )
+        gone = delete(events).where(events.c.started_at < utc(cutoff)).returning(events.c.snapshot)
         return [path for path in self._session.scalars(gone) if path]
 
-    def _locked(self, event_id: str) -> EventRow | None:
+    def _locked(self, event_id: str) -> EventRecord | None:
         # FOR UPDATE on PostgreSQL: two operators acting at once see each other's change.
-        return self._session.get(EventRow, event_id, with_for_update=True)
+        row = self._session.execute(
+            select(events).where(events.c.id == event_id).with_for_update()
+        ).first()
+        return None if row is None else EventRecord.model_validate(row._mapping)
+
+    def _set(self, event_id: str, **changes: Any) -> EventRecord:
+        stmt = update(events).where(events.c.id == event_id).values(changes).returning(*events.c)
+        return EventRecord.model_validate(self._session.execute(stmt).one()._mapping)

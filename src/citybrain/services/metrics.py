@@ -25,7 +25,8 @@ from collections.abc import Callable
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from citybrain.runtime.messages import CameraHealth, DetectorStats, OutboxStats, WorkerStats
+from citybrain.records import CameraHealth
+from citybrain.runtime.messages import DetectorStats, OutboxStats, WorkerStats
 
 __all__ = ["CONTENT_TYPE", "ServerMetrics"]
 

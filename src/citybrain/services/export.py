@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from citybrain.store import EventQuery, EventRecord, EventRepo, Store
+from citybrain.records import EventRecord, EventView
+from citybrain.store import MAX_PAGE, EventQuery, EventRepo, Store
 
 __all__ = [
     "COLUMNS",
@@ -25,20 +26,19 @@ __all__ = [
     "encode_rows",
     "event_pages",
     "export_filename",
+    "export_row",
     "neutralise",
 ]
 
-#: The columns of an export, in order.
+#: The columns of an export, in order: the event as the API shows it, with its camera's name.
 COLUMNS = (
-    "id", "camera", "kind", "rule", "zone", "line", "label", "track_id", "started_at",
-    "ended_at", "score", "status", "acknowledged_by", "acknowledged_at", "resolved_by",
-    "resolved_at", "note", "snapshot_url",
-)  # fmt: skip
+    "id",
+    "camera",
+    *(f for f in EventView.model_json_schema(mode="serialization")["properties"] if f != "id"),
+)
 DEFAULT_EXPORT_LIMIT = 10_000
 MAX_EXPORT_LIMIT = 100_000
 
-#: Events read per database round trip (the store's largest page).
-_PAGE = 500
 #: What makes a spreadsheet read a cell as a formula (OWASP's list for CSV injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -64,6 +64,12 @@ def export_filename(export_format: ExportFormat, at: datetime) -> str:
     return f"citybrain-events-{at.astimezone(UTC):%Y%m%dT%H%M%SZ}.{export_format.value}"
 
 
+def export_row(event: EventRecord, camera: str) -> dict[str, Any]:
+    """One row of an export: the event as the API shows it, keyed by :data:`COLUMNS`."""
+    view = EventView.model_validate(event.model_dump()).model_dump(mode="json")
+    return {column: camera if column == "camera" else view[column] for column in COLUMNS}
+
+
 def event_pages(store: Store, query: EventQuery, *, limit: int) -> Iterator[list[EventRecord]]:
     """The matching events, newest first, at most ``limit``, a page at a time.
 
@@ -75,7 +81,7 @@ def event_pages(store: Store, query: EventQuery, *, limit: int) -> Iterator[list
     while left > 0:
         with store.session() as session:
             page = EventRepo(session).search(
-                query=query, limit=min(_PAGE, left), cursor=cursor, count_limit=0
+                query=query, limit=min(MAX_PAGE, left), cursor=cursor, count_limit=0
             )
         if page.items:
             yield list(page.items)
@@ -105,6 +111,8 @@ def encode_rows(
 
 
 def _csv_cell(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return neutralise(value) if isinstance(value, str) else value
 
 

@@ -21,13 +21,13 @@ import weakref
 from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from typing import Literal
 
-from citybrain.api.schemas import CameraHealthPublic, LiveEventPublic
-from citybrain.runtime.messages import CameraHealth, EventMessage, FrameMessage
-from citybrain.store import EventRecord
+from citybrain.records import CameraHealth, EventRecord, EventState, LiveEvent
+from citybrain.records.event import LivePhase
+from citybrain.runtime.messages import FrameMessage
 
-__all__ = ["JPEG_MAGIC", "LatestFrame", "LiveHub", "LiveMessage", "Subscription", "health_public"]
+__all__ = ["JPEG_MAGIC", "LatestFrame", "LiveHub", "LiveMessage", "Subscription"]
 
 JPEG_MAGIC = b"\xff\xd8"
 
@@ -50,21 +50,6 @@ class LatestFrame:
     jpeg: bytes
     timestamp: float
     seq: int
-
-
-def health_public(health: CameraHealth) -> CameraHealthPublic:
-    """The API's view of a health report."""
-    return CameraHealthPublic(
-        camera_id=health.camera_id,
-        online=health.online,
-        fps_in=health.fps_in,
-        fps_analysed=health.fps_analysed,
-        lag_seconds=health.lag_seconds,
-        frames_dropped=health.frames_dropped,
-        reconnects=health.reconnects,
-        last_error=health.last_error,
-        at=datetime.fromtimestamp(health.at, UTC),
-    )
 
 
 class Subscription:
@@ -120,52 +105,16 @@ class LiveHub:
 
     # -- publishers (any thread) ------------------------------------------------------------
 
-    def publish_event(self, message: EventMessage) -> None:
+    def publish_event(self, phase: Literal["start", "update", "end"], state: EventState) -> None:
         """Push an engine event update (start, update or end) to subscribers."""
-        event = message.update.event
-
-        def at(seconds: float) -> datetime:
-            return datetime.fromtimestamp(message.wall_origin + seconds, UTC)
-
-        live = LiveEventPublic(
-            phase=message.update.phase.value,
-            id=event.id,
-            camera_id=message.camera_id,
-            kind=event.kind,
-            rule=event.rule,
-            zone=event.zone,
-            line=event.line,
-            label=event.label,
-            track_id=event.track_id,
-            started_at=at(event.start),
-            ended_at=None if event.end is None else at(event.end),
-            score=event.score,
-            bbox=event.bbox,
-            details=dict(event.details),
-        )
-        self._fan_out("event", message.camera_id, live.model_dump_json())
+        live = LiveEvent(**state.model_dump(), phase=phase)
+        self._fan_out("event", state.camera_id, live.model_dump_json())
 
     def publish_record(self, record: EventRecord) -> None:
         """Push a stored event after an operator acknowledged or resolved it."""
-        live = LiveEventPublic(
-            phase="resolved" if record.status == "resolved" else "acknowledged",
-            id=record.id,
-            camera_id=record.camera_id,
-            kind=record.kind,
-            rule=record.rule,
-            zone=record.zone,
-            line=record.line,
-            label=record.label,
-            track_id=record.track_id,
-            started_at=record.started_at,
-            ended_at=record.ended_at,
-            score=record.score,
-            bbox=record.bbox,
-            details=record.details,
-            status=record.status,
-            acknowledged_by=record.acknowledged_by,
-            resolved_by=record.resolved_by,
-            note=record.note,
+        phase: LivePhase = "resolved" if record.status == "resolved" else "acknowledged"
+        live = LiveEvent.model_validate(
+            record.model_dump(include=set(LiveEvent.model_fields)) | {"phase": phase}
         )
         self._fan_out("event", record.camera_id, live.model_dump_json())
 
@@ -173,7 +122,7 @@ class LiveHub:
         """Record a camera's health and push it to subscribers."""
         with self._lock:
             self._health[health.camera_id] = health
-        self._fan_out("health", health.camera_id, health_public(health).model_dump_json())
+        self._fan_out("health", health.camera_id, health.model_dump_json())
 
     def set_frame(self, frame: FrameMessage) -> None:
         """Keep ``frame`` as its camera's latest (it must be an anonymised JPEG).

@@ -13,10 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from citybrain.api.media import MediaStore
 from citybrain.errors import CitybrainError
-from citybrain.store import AuditRepo, EventRepo, Store
-from citybrain.store.db import describe_error
+from citybrain.store import AuditRepo, EventRepo, MediaStore, Store, describe_error
 
 __all__ = ["RetentionJob", "RetentionReport", "purge_expired"]
 

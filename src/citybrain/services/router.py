@@ -7,13 +7,9 @@ quickly, because the writers batch in their own threads and the hub only queues.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
-from citybrain.api.hub import LiveHub
-from citybrain.api.media import MediaStore
-from citybrain.api.metrics import ServerMetrics
-from citybrain.core.events import EventPhase
 from citybrain.errors import StoreError
+from citybrain.records import count_record, event_state, wall_time
 from citybrain.runtime.messages import (
     CountMessage,
     EventMessage,
@@ -22,14 +18,16 @@ from citybrain.runtime.messages import (
     WorkerMessage,
     WorkerStats,
 )
-from citybrain.store import CountWriter, EventWriter
+from citybrain.services.hub import LiveHub
+from citybrain.services.metrics import ServerMetrics
+from citybrain.store import CountWriter, EventWriter, MediaStore
 
-__all__ = ["MessageSink"]
+__all__ = ["MessageRouter"]
 
 log = logging.getLogger(__name__)
 
 
-class MessageSink:
+class MessageRouter:
     """Routes each worker message to the server's parts (verb: :meth:`handle`).
 
     - :class:`EventMessage`: the snapshot (START only) into the media store, the update into
@@ -60,8 +58,9 @@ class MessageSink:
         if isinstance(message, EventMessage):
             self._event(message)
         elif isinstance(message, CountMessage):
-            origin = datetime.fromtimestamp(message.wall_origin, UTC)
-            self._counts.submit(message.count, camera_id=message.camera_id, origin=origin)
+            self._counts.submit(
+                count_record(message.count, camera_id=message.camera_id, origin=message.wall_origin)
+            )
         elif isinstance(message, HealthMessage):
             self._hub.publish_health(message.health)
             self._metrics.observe_health(message.health)
@@ -76,22 +75,21 @@ class MessageSink:
         self._metrics.forget_camera(camera_id)
 
     def _event(self, message: EventMessage) -> None:
-        event = message.update.event
-        origin = datetime.fromtimestamp(message.wall_origin, UTC)
+        update, camera_id = message.update, message.camera_id
         snapshot = None
         if message.snapshot_jpeg is not None:
-            at = datetime.fromtimestamp(message.wall_origin + event.snapshot_at, UTC)
+            at = wall_time(message.wall_origin, update.event.snapshot_at)
             try:
                 snapshot = self._media.save_snapshot(
-                    camera_id=message.camera_id, event_id=event.id, jpeg=message.snapshot_jpeg,
-                    at=at,
-                )  # fmt: skip
+                    camera_id=camera_id, event_id=update.event.id, jpeg=message.snapshot_jpeg, at=at
+                )
             except StoreError as exc:
                 # The event matters more than its picture: store it without one.
-                log.error("event %s of camera %d: %s", event.id, message.camera_id, exc)
-        self._events.submit(
-            message.update, camera_id=message.camera_id, origin=origin, snapshot=snapshot
+                log.error("event %s of camera %d: %s", update.event.id, camera_id, exc)
+        state = event_state(
+            update, camera_id=camera_id, origin=message.wall_origin, snapshot=snapshot
         )
-        if message.update.phase == EventPhase.START:
-            self._metrics.count_event(camera_id=message.camera_id, kind=event.kind)
-        self._hub.publish_event(message)
+        self._events.submit(state)
+        if update.phase == "start":
+            self._metrics.count_event(camera_id=camera_id, kind=state.kind)
+        self._hub.publish_event(update.phase.value, state)

@@ -1,0 +1,74 @@
+"""What the API, the command line and the server share: the live hub, metrics, security,
+audit trail, retention, export and the routing of worker messages.
+
+No HTTP here (that is :mod:`citybrain.api`) and no process wiring (that is the composition root,
+:mod:`citybrain.server.app`). :class:`Services` is what the composition root hands the API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from citybrain.config.server import ServerSettings
+from citybrain.records import CameraHealth
+from citybrain.services.audit import AuditTrail
+from citybrain.services.hub import LiveHub
+from citybrain.services.metrics import ServerMetrics
+from citybrain.store import MediaStore, Store
+
+__all__ = ["CameraControl", "Services"]
+
+
+class CameraControl(Protocol):
+    """Starts, restarts and stops camera pipelines; implemented by the camera supervisor."""
+
+    def sync(self, camera_id: int) -> None:
+        """Bring camera ``camera_id`` in line with the store (start, restart, or stop it).
+
+        Called after every create, update or delete through the API; takes effect without a
+        server restart. Returns at once; the work happens in the background.
+        """
+
+    def health(self) -> dict[int, CameraHealth]:
+        """The latest health of every running camera."""
+
+    def ready(self) -> bool:
+        """Whether the workers are up."""
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The server's parts, as the API sees them.
+
+    Attributes:
+        media: the anonymised snapshots.
+        audit: the audit trail.
+        hub: live events, health and anonymised frames; the runtime's messages are published
+            into it by :class:`~citybrain.services.router.MessageRouter`.
+        metrics: Prometheus metrics in a private registry.
+    """
+
+    settings: ServerSettings
+    store: Store
+    cameras: CameraControl
+    media: MediaStore
+    audit: AuditTrail
+    hub: LiveHub = field(default_factory=LiveHub)
+    metrics: ServerMetrics = field(default_factory=ServerMetrics)
+
+    @classmethod
+    def of(
+        cls,
+        settings: ServerSettings,
+        store: Store,
+        cameras: CameraControl,
+        *,
+        hub: LiveHub | None = None,
+        metrics: ServerMetrics | None = None,
+    ) -> Services:
+        """The services of one server, with the media store and audit trail its settings say."""
+        return cls(
+            settings=settings, store=store, cameras=cameras, media=MediaStore(settings.media_dir),
+            audit=AuditTrail(store), hub=hub or LiveHub(), metrics=metrics or ServerMetrics(),
+        )  # fmt: skip

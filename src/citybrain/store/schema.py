@@ -1,0 +1,139 @@
+"""The database's tables, derived from the records (:mod:`citybrain.records`).
+
+Only what a record's types cannot say is written here: lengths, keys, constraints and indexes.
+The Alembic migrations must match this metadata (a test compares them).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from citybrain.records import (
+    COUNT_KEY,
+    ApiTokenRecord,
+    AuditEntry,
+    CameraRecord,
+    EventRecord,
+    LineCountRecord,
+    UserAccount,
+)
+from citybrain.store.tables import column, table_of
+
+__all__ = [
+    "api_tokens",
+    "audit",
+    "cameras",
+    "events",
+    "line_counts",
+    "metadata",
+    "user_cameras",
+    "users",
+]
+
+# Named constraints let Alembic's batch mode (SQLite) find and alter them by name.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _camera_ref() -> ForeignKey:
+    return ForeignKey("cameras.id", ondelete="CASCADE")
+
+
+NAME = String(120)
+KEY = column(Integer(), primary_key=True)
+
+cameras = table_of(metadata, "cameras", CameraRecord, id=KEY, name=column(NAME, unique=True))
+
+events = table_of(
+    metadata,
+    "events",
+    EventRecord,
+    Index("ix_events_started_at", "started_at"),
+    Index("ix_events_camera_id_started_at", "camera_id", "started_at"),
+    Index("ix_events_kind_started_at", "kind", "started_at"),
+    Index("ix_events_status_started_at", "status", "started_at"),
+    id=column(String(32), primary_key=True),
+    camera_id=column(Integer(), _camera_ref()),
+    kind=column(String(64)),
+    rule=column(NAME),
+    zone=column(NAME),
+    line=column(NAME),
+    label=column(String(64)),
+    status=column(String(16), server_default="open"),
+    acknowledged_by=column(NAME),
+    resolved_by=column(NAME),
+)
+
+line_counts = table_of(
+    metadata,
+    "line_counts",
+    LineCountRecord,
+    # Counts are addressed by their key; the id only gives rows a short primary key.
+    Column("id", Integer, primary_key=True),
+    UniqueConstraint(*COUNT_KEY, name="uq_line_counts_key"),
+    Index("ix_line_counts_interval_start", "interval_start"),
+    camera_id=column(Integer(), _camera_ref()),
+    rule=column(NAME),
+    line=column(NAME),
+    direction=column(String(32)),
+    label=column(String(64)),
+)
+
+users = table_of(
+    metadata,
+    "users",
+    UserAccount,
+    exclude=("camera_ids",),
+    id=KEY,
+    username=column(NAME, unique=True),
+    role=column(String(16)),
+)
+
+#: The cameras a restricted user may see (``UserRecord.restricted``).
+user_cameras = Table(
+    "user_cameras",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("camera_id", _camera_ref(), primary_key=True),
+)
+
+api_tokens = table_of(
+    metadata,
+    "api_tokens",
+    ApiTokenRecord,
+    Column("token_hash", String(128), nullable=False, unique=True),
+    id=KEY,
+    user_id=column(Integer(), ForeignKey("users.id", ondelete="CASCADE"), index=True),
+    name=column(NAME),
+)
+
+audit = table_of(
+    metadata,
+    "audit",
+    AuditEntry,
+    Index("ix_audit_at", "at"),
+    Index("ix_audit_username_at", "username", "at"),
+    Index("ix_audit_camera_id_at", "camera_id", "at"),
+    # The trail outlives the cameras it mentions: camera_id is deliberately no foreign key.
+    id=column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    username=column(NAME),
+    action=column(String(64)),
+    client=column(String(64)),
+)
