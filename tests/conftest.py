@@ -51,6 +51,15 @@ def hardhat_dataset() -> Path:
     return path
 
 
+@pytest.fixture
+def models(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the engine, and worker processes (spawned: they inherit the environment), at the
+    model folder."""
+    monkeypatch.setenv("CITYBRAIN_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    return model_dir
+
+
 # The real RTSP server and its fixtures, for every test folder.
 from support.rtsp import closed_port, rtsp_available, rtsp_server  # noqa: E402
 
@@ -58,6 +67,7 @@ __all__ = [
     "closed_port",
     "hardhat_dataset",
     "model_dir",
+    "models",
     "rtsp_available",
     "rtsp_server",
     "samples_dir",

@@ -10,11 +10,12 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from citybrain.core.events import new_event_id
-from citybrain.records import CameraFields, CameraHealth, EventState, Role
+from citybrain.records import CameraFields, EventState, Role
 from citybrain.services import Services
 from citybrain.services.security import Passwords
 from citybrain.store import AuditRepo, CameraRepo, Store, UserRepo
 from citybrain.store.repositories.upserts import upsert_events
+from support.recording import RecordingCameras
 
 __all__ = [
     "FAST_PASSWORDS",
@@ -35,24 +36,6 @@ T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(ho
 
 # Real argon2id, with cheap parameters so that a test's logins do not dominate its time.
 FAST_PASSWORDS = Passwords(PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
-
-
-class RecordingCameras:
-    """A :class:`~citybrain.server.services.CameraControl` that records what it is told."""
-
-    def __init__(self) -> None:
-        self.synced: list[int] = []
-        self.healths: dict[int, CameraHealth] = {}
-        self.is_ready = True
-
-    def sync(self, camera_id: int) -> None:
-        self.synced.append(camera_id)
-
-    def health(self) -> dict[int, CameraHealth]:
-        return dict(self.healths)
-
-    def ready(self) -> bool:
-        return self.is_ready
 
 
 @dataclass

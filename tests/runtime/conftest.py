@@ -56,14 +56,6 @@ class Recorder:
 
 
 @pytest.fixture
-def models(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point the workers (spawned: they inherit the environment) at the model folder."""
-    monkeypatch.setenv("CITYBRAIN_MODEL_DIR", str(model_dir))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    return model_dir
-
-
-@pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     store = open_store(sqlite_url(tmp_path / "data"))
     yield store
