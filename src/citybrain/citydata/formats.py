@@ -13,7 +13,7 @@ from typing import Any
 
 import pyproj
 import shapely
-from shapely.errors import GEOSException
+from shapely.errors import GEOSException, ShapelyError
 from shapely.geometry import shape
 
 from citybrain.citydata.convert import MISSING, ImportResult, Record, build_sites, lookup
@@ -160,6 +160,7 @@ def _feature_geometry(feature: dict[str, Any], where: str, problems: Problems) -
         return None
     try:
         return shapely.force_2d(shape(geometry))
-    except (GEOSException, ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+    except (ShapelyError, GEOSException, ValueError, TypeError, KeyError, AttributeError,
+            IndexError) as exc:  # fmt: skip
         problems.add(where, "geometry", f"not a GeoJSON geometry: {exc or type(exc).__name__}")
         return shapely.Point()

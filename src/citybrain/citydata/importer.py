@@ -105,6 +105,11 @@ def import_text(
     kind = kind or mapping.kind
     if kind is None:
         raise SiteImportError(label, ["(mapping): kind: no kind; give one to the import"])
+    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the first column's name
+    if (nul := text.find("\x00")) >= 0:
+        line = text.count("\n", 0, nul) + 1
+        problem = f"line {line}: (text): character {nul} is NUL: not a text file"
+        raise SiteImportError(label, [problem])
     fmt = fmt or detect_format(label, text, mapping)
     parse = parse_geojson if fmt == "geojson" else parse_csv
     return parse(text, mapping, kind=kind, label=label)

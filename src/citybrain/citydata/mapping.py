@@ -66,6 +66,10 @@ _PERSONAL = re.compile(
 )
 
 
+#: Whole-model checks start their message with the field they are about.
+_PATH_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*): (.*)$", re.DOTALL)
+
+
 def normalise_field(name: str) -> str:
     """Lower case, every run of other characters an underscore: ``Permittee's Phone #`` ->
     ``permittee_s_phone_``."""
@@ -236,12 +240,12 @@ class Mapping(Section):
             unknown = [key for key in self.context if key not in self.attributes]
             if unknown:
                 raise ValueError(f"context: {unknown} are not attributes of this mapping")
-        personal = [field for field in self.source_fields() if is_personal_field(field)]
-        if personal:
-            raise ValueError(
-                f"{personal} hold personal data and cannot be imported; map only fields about "
-                "the place (permit, contractor business, address of the site)"
-            )
+        for field, role in self.field_roles().items():
+            if is_personal_field(field):
+                raise ValueError(
+                    f"{role}: {field!r} holds personal data and cannot be imported; map only "
+                    "fields about the place (permit, contractor business, the site's address)"
+                )
         return self
 
     def name_fields(self) -> list[str]:
@@ -295,9 +299,11 @@ def parse_mapping(text: str, *, source: str = "<mapping>") -> Mapping:
         problems = []
         for error in exc.errors(include_url=False):
             loc = tuple(error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            if not loc and (match := _PATH_PREFIX.match(message)):
+                loc, message = tuple(match.group(1).split(".")), match.group(2)
             line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), 1)
             field = ".".join(str(part) for part in loc) or "(top level)"
-            message = str(error["msg"]).removeprefix("Value error, ")
             problems.append(f"{source}:{line}: {field}: {message}")
         raise ConfigError("\n".join(problems)) from None
 
