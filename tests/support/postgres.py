@@ -14,8 +14,8 @@ stopped and deleted at the end. When no server can be had the tests are skipped 
 PostGIS (Debian ``postgresql-15-postgis-3``, installed by ``scripts/install --test``):
 ``create_database(..., extensions=["postgis"])`` creates the extension in the new database, on the
 running server and on our own alike (our own server is taken from a PostgreSQL version that has
-PostGIS installed, when one has). ``postgres_url`` enables PostGIS where the server offers it;
-``postgis_url`` insists, and skips naming the package when the server lacks it.
+PostGIS installed, when one has). ``postgis_url`` is a session database with PostGIS; it skips,
+naming the package, when the server lacks it.
 
 Use the fixtures by importing them into a ``conftest.py``::
 
@@ -282,11 +282,13 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture(scope="session")
 def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
-    """The URL of a fresh database for this test session (PostGIS enabled where the server has
-    it), dropped at its end."""
+    """The URL of a fresh database for this test session, dropped at its end.
+
+    Without PostGIS for now: its ``spatial_ref_sys`` table is not in the store's models, so the
+    migrations-match-models check would see it until the store's Alembic set-up skips it.
+    """
     name = f"citybrain_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    extensions = [POSTGIS] if has_extension(postgres_server.admin_url, POSTGIS) else []
-    url = create_database(postgres_server.admin_url, name, extensions=extensions)
+    url = create_database(postgres_server.admin_url, name)
     try:
         yield url
     finally:
