@@ -51,7 +51,7 @@ def site_id(source: str, source_id: str) -> str:
         >>> site_id("nyc-dob-permits", "121234567")
         'nyc-dob-permits.121234567'
         >>> site_id("berlin-viz", "8/2025")
-        'berlin-viz.8-2025-e0d1a3a5'
+        'berlin-viz.8-2025-f08e1425'
     """
     cleaned = _UNSAFE.sub("-", source_id).strip("-")
     if cleaned == source_id and len(cleaned) <= _ID_BODY + 9:
