@@ -1,7 +1,7 @@
 """City data: sites from permits and registries, camera footprints, coverage and rules from data.
 
-Pure computation apart from :func:`import_file` and :mod:`citybrain.citydata.fetch` (which read
-files and URLs, with a size bound). Geometry is Shapely in WGS 84 (x = longitude).
+Pure computation apart from :func:`import_file` and :mod:`citybrain.citydata.fetch`, which read
+files, folders and URLs, always with a size bound. Geometry is Shapely in WGS 84 (x = longitude).
 """
 
 from citybrain.citydata.calibration import Calibration, zone_polygon
@@ -9,6 +9,7 @@ from citybrain.citydata.changes import ChangeLog, diff_sites
 from citybrain.citydata.convert import ImportResult
 from citybrain.citydata.coverage import CoverageReport, KindCoverage, SiteCoverage, coverage
 from citybrain.citydata.errors import GeometryError, SiteImportError
+from citybrain.citydata.fetch import Download, fetch_url, newest_file, read_location
 from citybrain.citydata.footprint import (
     camera_footprint,
     drawn_footprint,
@@ -48,6 +49,7 @@ __all__ = [
     "CameraView",
     "ChangeLog",
     "CoverageReport",
+    "Download",
     "GeometryError",
     "ImportResult",
     "KindCoverage",
@@ -66,18 +68,21 @@ __all__ = [
     "coverage",
     "diff_sites",
     "drawn_footprint",
+    "fetch_url",
     "footprint_pairs",
     "import_bytes",
     "import_file",
     "import_text",
     "is_personal_field",
     "load_mapping",
+    "newest_file",
     "next_change",
     "parse_crs",
     "parse_mapping",
     "parse_site_rules",
     "preset",
     "read_bounded",
+    "read_location",
     "rules_for_camera",
     "sector",
     "sectors",
