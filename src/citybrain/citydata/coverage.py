@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
+from numpy.typing import NDArray
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -93,37 +94,50 @@ def coverage(
         seen_by[site_index].append(camera_index)
     results: list[SiteCoverage | None] = [None] * len(chosen)
     for projection, index in by_cell(areas):
-        metres = projection.to_metres(areas[index])
-        site_areas = shapely.area(metres)
-        for local, site_index in enumerate(index.tolist()):
-            results[site_index] = _one_site(
-                chosen[site_index], metres[local], float(site_areas[local]), projection,
-                [cameras[c] for c in seen_by.get(site_index, [])],
-                [polygons[c] for c in seen_by.get(site_index, [])],
-            )  # fmt: skip
+        for site_index, result in _cell(projection, index, chosen, areas, seen_by, cameras,
+                                        polygons):  # fmt: skip
+            results[site_index] = result
     done = [result for result in results if result is not None]
     return CoverageReport(sites=done, total=_totals(done), kinds=_by_kind(done))
 
 
-def _one_site(
-    site: Site,
-    area_metres: BaseGeometry,
-    area_m2: float,
+def _cell(
     projection: LocalProjection,
-    camera_keys: list[Hashable],
-    camera_footprints: list[BaseGeometry | None],
-) -> SiteCoverage:
-    if not camera_keys:
-        return SiteCoverage(site.id, site.kind, site.name, area_m2, 0.0, 0.0, site.area)
-    seen = shapely.union_all(projection.to_metres(np.asarray(camera_footprints, dtype=object)))
-    covered = area_metres.intersection(seen)
-    uncovered = area_metres.difference(seen)
-    covered_m2 = min(float(covered.area), area_m2)
-    share = covered_m2 / area_m2 if area_m2 > 0 else 0.0
-    outline = Polygon() if uncovered.is_empty else projection.to_wgs84(uncovered)
-    return SiteCoverage(
-        site.id, site.kind, site.name, area_m2, covered_m2, share, outline, tuple(camera_keys)
-    )
+    index: NDArray[np.intp],
+    sites: Sequence[Site],
+    areas: NDArray[np.object_],
+    seen_by: dict[int, list[int]],
+    cameras: list[Hashable],
+    polygons: list[BaseGeometry | None],
+) -> list[tuple[int, SiteCoverage]]:
+    """Coverage of the sites ``index`` of one projection cell; each projection call batched."""
+    metres = projection.to_metres(areas[index])
+    site_m2 = shapely.area(metres)
+    needed = sorted({c for i in index.tolist() for c in seen_by.get(i, ())})
+    footprint_m = dict(zip(needed, projection.to_metres(
+        np.asarray([polygons[c] for c in needed], dtype=object)), strict=True))  # fmt: skip
+    out: list[tuple[int, SiteCoverage]] = []
+    pending: list[tuple[int, float, float, BaseGeometry, tuple[Hashable, ...]]] = []
+    for local, i in enumerate(index.tolist()):
+        site, area_m2 = sites[i], float(site_m2[local])
+        seen = seen_by.get(i)
+        if not seen:
+            out.append((i, SiteCoverage(site.id, site.kind, site.name, area_m2, 0.0, 0.0,
+                                        site.area)))  # fmt: skip
+            continue
+        union = shapely.union_all([footprint_m[c] for c in seen])
+        covered_m2 = min(float(metres[local].intersection(union).area), area_m2)
+        uncovered = metres[local].difference(union)
+        pending.append((i, area_m2, covered_m2, uncovered, tuple(cameras[c] for c in seen)))
+    if pending:
+        back = projection.to_wgs84(np.asarray([p[3] for p in pending], dtype=object))
+        for (i, area_m2, covered_m2, _, keys), rest in zip(pending, back, strict=True):
+            site = sites[i]
+            share = covered_m2 / area_m2 if area_m2 > 0 else 0.0
+            outline = Polygon() if rest.is_empty else rest
+            out.append((i, SiteCoverage(site.id, site.kind, site.name, area_m2, covered_m2,
+                                        share, outline, keys)))  # fmt: skip
+    return out
 
 
 def _totals(results: Sequence[SiteCoverage]) -> KindCoverage:
