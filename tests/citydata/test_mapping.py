@@ -116,3 +116,10 @@ def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
     assert _error("- a\n- b\n") == "m.yaml:1: a mapping file is a YAML mapping (source, id, ...)"
     with pytest.raises(ConfigError, match="cannot read the mapping"):
         load_mapping(tmp_path / "absent.yaml")
+
+
+def test_the_example_mapping_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "sites-mapping.yaml"
+    mapping = load_mapping(example)
+    assert mapping.source == "city-facilities"
+    assert mapping.geometry.radius_m == 40
