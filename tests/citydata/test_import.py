@@ -65,6 +65,11 @@ def test_kind_given_to_the_import_wins_over_the_mapping() -> None:
     mapping = parse_mapping(FACILITIES_YAML)
     result = import_text(FACILITIES_CSV, mapping, kind="restricted_area", label="f.csv")
     assert {site.kind for site in result.sites} == {"restricted_area"}
+    with pytest.raises(SiteImportError, match="'Bus Depot' is not a kind"):
+        import_text(FACILITIES_CSV, mapping, kind="Bus Depot", label="f.csv")
+    no_kind = parse_mapping(FACILITIES_YAML.replace("kind: facility\n", ""))
+    with pytest.raises(SiteImportError, match="no kind"):
+        import_text(FACILITIES_CSV, no_kind, label="f.csv")
 
 
 WKT_YAML = """\

@@ -52,6 +52,11 @@ def test_personal_fields_cannot_be_the_id_or_the_name(place: str) -> None:
     assert "personal data" in _error(text + place + "\n")
 
 
+def test_a_personal_column_cannot_be_renamed_past_the_guard() -> None:
+    text = BASE + 'aliases: {"Permittee\'s Phone #": contractor_line}\nattributes: [contractor_line]\n'
+    assert "aliases: \"Permittee's Phone #\" holds personal data" in _error(text)
+
+
 def test_business_and_site_address_fields_are_not_personal() -> None:
     for field in ("permittee_s_business_name", "owner_s_business_name", "street_name", "house__",
                   "gis_nta_name", "Permittee's Business Name", "zip_code"):  # fmt: skip

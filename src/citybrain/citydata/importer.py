@@ -8,6 +8,7 @@ of the file, or raises :class:`~citybrain.citydata.errors.SiteImportError` and y
 from __future__ import annotations
 
 import codecs
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +16,7 @@ from citybrain.citydata.convert import ImportResult
 from citybrain.citydata.errors import SiteImportError
 from citybrain.citydata.formats import parse_csv, parse_geojson
 from citybrain.citydata.mapping import Mapping
+from citybrain.citydata.model import KIND_PATTERN
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -105,6 +107,9 @@ def import_text(
     kind = kind or mapping.kind
     if kind is None:
         raise SiteImportError(label, ["(mapping): kind: no kind; give one to the import"])
+    if not re.match(KIND_PATTERN, kind):
+        problem = f"(import): kind: {kind!r} is not a kind (lower case letters, digits, _)"
+        raise SiteImportError(label, [problem])
     text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the first column's name
     if (nul := text.find("\x00")) >= 0:
         line = text.count("\n", 0, nul) + 1

@@ -240,6 +240,11 @@ class Mapping(Section):
             unknown = [key for key in self.context if key not in self.attributes]
             if unknown:
                 raise ValueError(f"context: {unknown} are not attributes of this mapping")
+        for header in self.aliases:
+            if is_personal_field(header):
+                raise ValueError(
+                    f"aliases: {header!r} holds personal data; it cannot stand for another field"
+                )
         for field, role in self.field_roles().items():
             if is_personal_field(field):
                 raise ValueError(
