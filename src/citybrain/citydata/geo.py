@@ -1,0 +1,186 @@
+"""Coordinate systems: any CRS a file names to WGS 84, and metres where metres are meant.
+
+Buffers, sectors and areas are computed in a Lambert azimuthal equal-area projection centred near
+the shapes (:class:`LocalProjection`): areas are exact there, and distances within a few hundred
+kilometres of the centre are true to a few parts in a million, so a 30 m radius stays 30 m at any
+latitude (degrees would make it an ellipse, shorter east-west the further north).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pyproj
+import shapely
+from numpy.typing import NDArray
+from pyproj.exceptions import CRSError
+from shapely.geometry.base import BaseGeometry
+
+__all__ = [
+    "WGS84",
+    "LocalProjection",
+    "area_m2",
+    "buffer_m",
+    "is_wgs84",
+    "outside_wgs84",
+    "parse_crs",
+    "to_wgs84",
+]
+
+WGS84 = pyproj.CRS.from_epsg(4326)
+#: Projections are shared between shapes whose centres round to the same cell of this size.
+_CELL_DEG = 1.0
+
+Coords = NDArray[np.float64]
+
+
+def parse_crs(value: object) -> pyproj.CRS:
+    """The CRS a file or mapping names (``EPSG:27700``, ``urn:ogc:def:crs:EPSG::27700``, ...).
+
+    Raises:
+        ValueError: not a CRS pyproj knows, or not one with x/y coordinates on the ground.
+    """
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise ValueError(f"a CRS is a string such as 'EPSG:27700', got {value!r}")
+    try:
+        crs = pyproj.CRS.from_user_input(value)
+    except CRSError:
+        raise ValueError(f"unknown CRS {value!r}") from None
+    if not (crs.is_geographic or crs.is_projected):
+        raise ValueError(f"CRS {value!r} is neither geographic nor projected")
+    return crs
+
+
+def is_wgs84(crs: pyproj.CRS | None) -> bool:
+    """Whether coordinates in ``crs`` are already WGS 84 longitude/latitude (GeoJSON order)."""
+    return crs is None or crs.equals(WGS84, ignore_axis_order=True)
+
+
+@lru_cache(maxsize=32)
+def _from_crs(crs: pyproj.CRS) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(crs, WGS84, always_xy=True)
+
+
+def _apply(transformer: pyproj.Transformer) -> Callable[[Coords], Coords]:
+    def apply(xy: Coords) -> Coords:
+        x, y = transformer.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return apply
+
+
+def to_wgs84(geometries: Any, crs: pyproj.CRS | None) -> Any:
+    """``geometries`` (one or an array) from ``crs`` to WGS 84 longitude/latitude.
+
+    Points the CRS cannot place come back as ``inf``; :func:`outside_wgs84` finds them.
+    """
+    if is_wgs84(crs):
+        return geometries
+    assert crs is not None
+    return shapely.transform(geometries, _apply(_from_crs(crs)))
+
+
+def outside_wgs84(geometries: Any) -> NDArray[np.bool_]:
+    """For each geometry: whether some coordinate is not a longitude/latitude (or not finite)."""
+    bounds = np.atleast_2d(shapely.bounds(geometries))
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(bounds).all(axis=1)
+        bad |= (bounds[:, 0] < -180) | (bounds[:, 2] > 180)
+        bad |= (bounds[:, 1] < -90) | (bounds[:, 3] > 90)
+    return np.asarray(bad)
+
+
+class LocalProjection:
+    """Metres on the ground near ``(lon, lat)``: Lambert azimuthal equal-area centred there."""
+
+    def __init__(self, lon: float, lat: float) -> None:
+        self.lon = lon
+        self.lat = lat
+        crs = pyproj.CRS.from_proj4(
+            f"+proj=laea +lat_0={lat} +lon_0={lon} +x_0=0 +y_0=0 +datum=WGS84 +units=m"
+        )
+        self._forward = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True)
+        self._inverse = pyproj.Transformer.from_crs(crs, WGS84, always_xy=True)
+
+    @classmethod
+    def near(cls, lon: float, lat: float) -> LocalProjection:
+        """A shared projection centred on the cell of ``(lon, lat)`` (cells of 1 degree)."""
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            raise ValueError(f"not a position: lon={lon}, lat={lat}")
+        return _cell_projection(
+            round(lon / _CELL_DEG) * _CELL_DEG, max(-89.0, min(89.0, round(lat / _CELL_DEG)))
+        )
+
+    @classmethod
+    def around(cls, geometry: BaseGeometry) -> LocalProjection:
+        """A shared projection near ``geometry`` (WGS 84)."""
+        x0, y0, x1, y1 = geometry.bounds
+        return cls.near((x0 + x1) / 2, (y0 + y1) / 2)
+
+    def to_metres(self, geometries: Any) -> Any:
+        """WGS 84 geometry (or an array of them) to metres east and north of the centre."""
+        return shapely.transform(geometries, _apply(self._forward))
+
+    def to_wgs84(self, geometries: Any) -> Any:
+        """Metres (this projection) back to WGS 84."""
+        return shapely.transform(geometries, _apply(self._inverse))
+
+    def points_to_metres(self, lonlat: Coords) -> Coords:
+        """``(N, 2)`` longitude/latitude to ``(N, 2)`` metres."""
+        return _apply(self._forward)(np.asarray(lonlat, dtype=np.float64).reshape(-1, 2))
+
+    def points_to_wgs84(self, xy: Coords) -> Coords:
+        """``(N, 2)`` metres to ``(N, 2)`` longitude/latitude."""
+        return _apply(self._inverse)(np.asarray(xy, dtype=np.float64).reshape(-1, 2))
+
+
+@lru_cache(maxsize=256)
+def _cell_projection(lon: float, lat: float) -> LocalProjection:
+    return LocalProjection(lon, lat)
+
+
+def cell_of(geometries: Any) -> NDArray[np.int64]:
+    """For each WGS 84 geometry, the key of its projection cell (for grouping)."""
+    bounds = np.atleast_2d(shapely.bounds(geometries))
+    lon = np.round((bounds[:, 0] + bounds[:, 2]) / 2 / _CELL_DEG).astype(np.int64)
+    lat = np.round((bounds[:, 1] + bounds[:, 3]) / 2 / _CELL_DEG).astype(np.int64)
+    return np.asarray(lon * 1000 + lat)
+
+
+def by_cell(geometries: Any) -> list[tuple[LocalProjection, NDArray[np.intp]]]:
+    """Group WGS 84 geometries by projection cell: each projection with the indices it serves."""
+    geometries = np.asarray(geometries, dtype=object)
+    if len(geometries) == 0:
+        return []
+    keys = cell_of(geometries)
+    groups = []
+    for key in np.unique(keys):
+        index = np.flatnonzero(keys == key)
+        lon_cell, lat_cell = divmod(int(key), 1000)
+        if lat_cell > 500:  # divmod of a negative latitude key borrows from the longitude
+            lon_cell, lat_cell = lon_cell + 1, lat_cell - 1000
+        groups.append((LocalProjection.near(lon_cell * _CELL_DEG, lat_cell * _CELL_DEG), index))
+    return groups
+
+
+def buffer_m(geometries: Any, radius_m: float, *, quad_segs: int = 8) -> Any:
+    """WGS 84 geometries grown by ``radius_m`` metres on the ground; same shape of input."""
+    array = np.atleast_1d(np.asarray(geometries, dtype=object))
+    out = np.empty(len(array), dtype=object)
+    for projection, index in by_cell(array):
+        metres = projection.to_metres(array[index])
+        out[index] = projection.to_wgs84(shapely.buffer(metres, radius_m, quad_segs=quad_segs))
+    return out[0] if isinstance(geometries, BaseGeometry) else out
+
+
+def area_m2(geometries: Any) -> Any:
+    """Ground area in square metres of WGS 84 geometries (a float, or an array)."""
+    array = np.atleast_1d(np.asarray(geometries, dtype=object))
+    out = np.zeros(len(array), dtype=np.float64)
+    for projection, index in by_cell(array):
+        out[index] = shapely.area(projection.to_metres(array[index]))
+    return float(out[0]) if isinstance(geometries, BaseGeometry) else out
