@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from citybrain.config.model import CameraConfig
+from citybrain.config.model import RULE_KINDS, CameraConfig
 from citybrain.errors import ConfigError
 
 __all__ = ["load_config", "parse_config"]
@@ -106,14 +106,9 @@ def _describe(exc: ValidationError, source: str, lines: dict[PathKey, int]) -> s
     return "\n".join(problems)
 
 
-_RULE_KINDS = frozenset(
-    {"restricted_zone", "hardhat_required", "dwell", "occupancy", "line_crossing"}
-)
-
-
 def _clean_loc(loc: tuple[str | int, ...]) -> PathKey:
     """Drop the discriminator tag Pydantic inserts after ``rules.<name>``."""
-    if len(loc) >= 3 and loc[0] == "rules" and loc[2] in _RULE_KINDS:
+    if len(loc) >= 3 and loc[0] == "rules" and loc[2] in RULE_KINDS:
         return (*loc[:2], *loc[3:])
     return tuple(loc)
 
