@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import time
 from typing import Annotated, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -96,8 +97,9 @@ class DetectorSection(Section):
         default=416,
         ge=128,
         le=1280,
+        multiple_of=32,
         title="Input size",
-        description="Square model input in pixels.",
+        description="Square model input in pixels, a multiple of 32 (the models' largest stride).",
     )
     confidence: float = Field(
         default=0.3, ge=0.01, le=1.0, title="Confidence", description="Minimum detection score."
@@ -139,14 +141,14 @@ class MotionSection(Section):
     threshold: int = Field(
         default=25,
         ge=1,
-        le=255,
+        le=254,
         title="Pixel threshold",
-        description="Grey-level difference that counts as change.",
+        description="Grey-level difference that counts as change (above 254 nothing could).",
     )
     min_area: float = Field(
         default=0.002,
         ge=0,
-        le=1,
+        lt=1,
         title="Minimum area",
         description="Smallest moving region, as a share of the frame.",
     )
@@ -225,6 +227,16 @@ class RuleConfigBase(Section):
     timezone: str = Field(
         default="UTC", title="Time zone", description="IANA zone the schedule is written in."
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, timezone: str) -> str:
+        try:
+            ZoneInfo(timezone)  # the system's (or tzdata's) zone files: local, no network
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {timezone!r}; use an IANA name such as "
+                             "Europe/Berlin") from None  # fmt: skip
+        return timezone
 
 
 class RestrictedZoneRuleConfig(RuleConfigBase):

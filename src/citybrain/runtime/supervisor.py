@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.exc import SQLAlchemyError
 
 from citybrain.errors import ConfigError, SourceError, StoreError
-from citybrain.runtime.camera_config import CameraPlan, plan_camera
+from citybrain.runtime.camera_plan import CameraPlan, plan_camera
 from citybrain.runtime.health_board import HealthBoard
 from citybrain.runtime.messages import (
     CameraHealth,
