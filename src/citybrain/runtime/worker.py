@@ -159,7 +159,7 @@ class Worker:
             log.error("camera %d cannot start: %s", command.camera_id, error)
             self.outbox.send(HealthMessage(offline_health(command.camera_id, error)))
             return
-        runner = CameraRunner(command, command.config, vision, self.outbox, self.options.runner)
+        runner = CameraRunner(command, vision, self.outbox, self.options.runner)
         self.runners[command.camera_id] = runner
         runner.start()
         log.info("worker %d: camera %d started", self.options.index, command.camera_id)
