@@ -1,9 +1,10 @@
-"""A worker process: runs cameras as threads around one shared, batched detector.
+"""Inside a worker process: cameras as threads around one shared, batched detector.
 
 The server starts workers with the ``spawn`` start method (no inherited locks or sessions) and
 talks to them only through queues of typed messages: commands down, events, counts, health,
 live frames and the worker's own :class:`~citybrain.runtime.messages.WorkerStats` (about once a
-second) up (:mod:`citybrain.runtime.messages`). A worker never touches the database.
+second) up (:mod:`citybrain.runtime.messages`). A worker never touches the database. The server's
+side of the process is :mod:`citybrain.runtime.worker_handle`.
 """
 
 from __future__ import annotations
