@@ -153,13 +153,13 @@ class Vision:
         """
         models = models or FreshModels()
         needs_hardhat = any(isinstance(r, HardhatRuleConfig) for r in config.rules.values())
-        anonymise = config.anonymise
+        anonymiser = None
+        if config.anonymise.enabled:
+            anonymiser = models.anonymiser(anonymiser_settings(config.anonymise))
         return cls(
             detector=models.detector(detector_spec(config.detector, threads)),
             hardhat=models.hardhat() if needs_hardhat else None,
-            anonymiser=models.anonymiser(anonymiser_settings(anonymise))
-            if anonymise.enabled
-            else None,
+            anonymiser=anonymiser,
         )
 
 

@@ -133,7 +133,7 @@ def _check(
     try:
         config = CameraConfig.model_validate(data)
     except ValidationError as exc:
-        problems += [_problem(error["loc"], str(error["msg"])) for error in exc.errors()]
+        return None, problems + [_problem(e["loc"], str(e["msg"])) for e in exc.errors()]
     return (None, problems) if problems else (config, [])
 
 
