@@ -35,7 +35,7 @@ import av
 from citybrain.runtime.camera import RunnerOptions
 from citybrain.runtime.messages import CameraHealth, HealthMessage, WorkerMessage
 from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
-from citybrain.runtime.worker import WorkerOptions
+from citybrain.runtime.worker_process import WorkerOptions
 from citybrain.store import CameraRepo, Store, open_store, sqlite_url
 
 __all__ = ["main"]

@@ -6,9 +6,13 @@ and line, a source URL with its credentials redacted, a model file) and what to 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
 __all__ = [
     "CitybrainError",
     "ConfigError",
+    "ConfigProblem",
     "CorruptSourceError",
     "ModelError",
     "SourceError",
@@ -22,8 +26,24 @@ class CitybrainError(Exception):
     """Base class of every error citybrain raises on purpose."""
 
 
+class ConfigProblem(NamedTuple):
+    """One thing wrong in a config: where (``("rules", "intruders", "zone")``) and what."""
+
+    loc: tuple[str | int, ...]
+    message: str
+
+
 class ConfigError(CitybrainError):
-    """A configuration file or value is invalid; the message names file, line and field."""
+    """A configuration file or value is invalid; the message names file, line and field.
+
+    Attributes:
+        problems: each problem with its field path (empty where the whole file is at fault), so
+            that an API can name ``body.config.<path>`` without parsing the message.
+    """
+
+    def __init__(self, message: str, problems: Sequence[ConfigProblem] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
 
 
 class SourceError(CitybrainError):

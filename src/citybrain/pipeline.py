@@ -15,10 +15,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from citybrain.config.model import CameraConfig
+from citybrain.config.model import (
+    AnonymiseSection,
+    CameraConfig,
+    DetectorSection,
+    HardhatRuleConfig,
+    MotionSection,
+)
 from citybrain.core.detections import BoolArray, Detections, FloatArray
 from citybrain.core.events import EventUpdate, LineCount
 from citybrain.core.frame import Frame, Image
@@ -32,7 +39,18 @@ from citybrain.vision.hardhat import HardhatClassifier, head_region
 from citybrain.vision.models import locate
 from citybrain.vision.motion import MotionConfig, MotionGate
 
-__all__ = ["CameraPipeline", "DetectorBusyError", "PipelineResult", "PipelineStats", "Vision"]
+__all__ = [
+    "CameraPipeline",
+    "DetectorBusyError",
+    "FreshModels",
+    "ModelSource",
+    "PipelineResult",
+    "PipelineStats",
+    "Vision",
+    "anonymiser_settings",
+    "detector_spec",
+    "motion_settings",
+]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +100,30 @@ class PipelineStats:
     events_ended: int = 0
 
 
+class ModelSource(Protocol):
+    """Where a camera's models come from: loaded for it alone (:class:`FreshModels`, for
+    ``analyze``) or shared between a worker's cameras (the runtime's ``VisionPool``)."""
+
+    def detector(self, spec: DetectorSpec) -> Detector: ...
+
+    def hardhat(self) -> HardhatClassifier: ...
+
+    def anonymiser(self, settings: AnonymiserConfig) -> Anonymiser: ...
+
+
+class FreshModels:
+    """Loads every model it is asked for (a :class:`ModelSource`)."""
+
+    def detector(self, spec: DetectorSpec) -> Detector:
+        return build_detector(spec)
+
+    def hardhat(self) -> HardhatClassifier:
+        return HardhatClassifier()
+
+    def anonymiser(self, settings: AnonymiserConfig) -> Anonymiser:
+        return Anonymiser(settings)
+
+
 @dataclass(slots=True)
 class Vision:
     """The models a pipeline uses; shared between cameras where they are thread-safe.
@@ -97,31 +139,56 @@ class Vision:
     anonymiser: Anonymiser | None = None
 
     @classmethod
-    def load(cls, config: CameraConfig, *, threads: int | None = None) -> Vision:
-        """Load the models ``config`` asks for.
+    def load(
+        cls, config: CameraConfig, *, threads: int | None = None, models: ModelSource | None = None
+    ) -> Vision:
+        """The models ``config`` asks for, from ``models`` (default: loaded afresh).
 
+        This is the one place that decides which models a camera needs and with what settings.
         Weights come from the set-up (``citybrain models fetch``): they are looked up here, never
         downloaded.
+
+        Raises:
+            ModelError: a model file is missing or fails its checksum.
         """
-        section = config.detector
-        spec = DetectorSpec(
-            family=section.family,
-            path=locate(section.model, allow_download=False),
-            input_size=section.input_size,
-            confidence=section.confidence,
-            nms_iou=section.nms_iou,
-            threads=threads,
-        )
-        needs_hardhat = any(r.kind == "hardhat_required" for r in config.rules.values())
+        models = models or FreshModels()
+        needs_hardhat = any(isinstance(r, HardhatRuleConfig) for r in config.rules.values())
         anonymiser = None
         if config.anonymise.enabled:
-            threshold = config.anonymise.face_threshold
-            anonymiser = Anonymiser(AnonymiserConfig(face_threshold=threshold))
+            anonymiser = models.anonymiser(anonymiser_settings(config.anonymise))
         return cls(
-            detector=build_detector(spec),
-            hardhat=HardhatClassifier() if needs_hardhat else None,
+            detector=models.detector(detector_spec(config.detector, threads)),
+            hardhat=models.hardhat() if needs_hardhat else None,
             anonymiser=anonymiser,
         )
+
+
+def detector_spec(section: DetectorSection, threads: int | None = None) -> DetectorSpec:
+    """The detector a validated config section asks for (its model file looked up locally).
+
+    Raises:
+        ModelError: the model file is missing or fails its checksum.
+    """
+    return DetectorSpec(
+        family=section.family,
+        path=locate(section.model, allow_download=False),
+        input_size=section.input_size,
+        confidence=section.confidence,
+        nms_iou=section.nms_iou,
+        threads=threads,
+    )
+
+
+def anonymiser_settings(section: AnonymiseSection) -> AnonymiserConfig:
+    """The anonymiser's settings from a validated config section."""
+    return AnonymiserConfig(face_threshold=section.face_threshold)
+
+
+def motion_settings(section: MotionSection) -> MotionConfig:
+    """The motion gate's settings from a validated config section."""
+    return MotionConfig(
+        frame_width=MOTION_WIDTH, threshold=section.threshold, min_area=section.min_area
+    )
 
 
 class CameraPipeline:
@@ -141,16 +208,7 @@ class CameraPipeline:
         self.stats = PipelineStats()
         self._vision = vision
         self._wall_origin = wall_origin
-        motion = config.motion
-        self._gate = (
-            MotionGate(
-                MotionConfig(
-                    frame_width=MOTION_WIDTH, threshold=motion.threshold, min_area=motion.min_area
-                )
-            )
-            if motion.enabled
-            else None
-        )
+        self._gate = MotionGate(motion_settings(config.motion)) if config.motion.enabled else None
         # A standing person missed at one refresh keeps their track until the next.
         lost = max(TrackerSettings().lost_seconds, 2 * config.motion.refresh_seconds)
         self._tracker = Tracker(TrackerSettings(fps=config.camera.fps, lost_seconds=lost))

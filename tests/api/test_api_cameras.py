@@ -85,7 +85,7 @@ def test_only_admins_and_supervisors_change_cameras(client: TestClient, world: W
     ("config", "loc", "words"),
     [
         ({"rules": {"r": {"kind": "dwell", "zone": "nowhere", "labels": ["person"], "seconds": 5}}},
-         ["body", "config"], "rules.r.zone: unknown zone 'nowhere'"),
+         ["body", "config", "rules", "r", "zone"], "unknown zone 'nowhere' (defined: none)"),
         ({"zones": {"site": {"polygon": [[0, 0], [2, 0], [1, 1]]}}},
          ["body", "config", "zones", "site", "polygon", 1, 0], "less than or equal to 1"),
         ({"detector": {"confidence": 5}}, ["body", "config", "detector", "confidence"], "1"),

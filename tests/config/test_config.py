@@ -5,8 +5,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from citybrain.config import load_config, parse_config
+from citybrain.cli import app
+from citybrain.config import config_for_store, load_config, parse_config, stored_camera_config
 from citybrain.config.model import CameraConfig
 from citybrain.errors import ConfigError
 from citybrain.rules.base import Schedule
@@ -112,3 +114,82 @@ def test_weekly_schedule_with_overnight_window() -> None:
     assert schedule.active(at(20, 23)) and schedule.active(at(21, 5))
     assert not schedule.active(at(20, 12)) and not schedule.active(at(21, 7))
     assert schedule.active(None)
+
+
+STORED = """\
+zones:
+  site: {polygon: [[0, 0], [1, 0], [1, 1], [0, 1]]}
+rules:
+  intruders: {kind: restricted_zone, zone: site}
+"""
+
+
+def test_a_stored_cameras_config_needs_no_camera_section(tmp_path: Path) -> None:
+    path = tmp_path / "dock.yaml"
+    path.write_text(STORED)
+    config = load_config(path, camera="dock")
+    assert (config.camera.name, config.camera.fps) == ("dock", 5.0)
+    # The camera's own name wins; what is stored is what the user set, without the name.
+    renamed = parse_config("camera: {name: other, fps: 2}\n" + STORED, camera="dock")
+    assert renamed.camera.name == "dock"
+    stored = config_for_store(renamed)
+    assert stored["camera"] == {"fps": 2.0} and "labels" not in stored["rules"]["intruders"]
+    assert stored_camera_config("dock", stored) == renamed
+    assert parse_config("", camera="dock") == stored_camera_config("dock", {})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "loc"),
+    [
+        (STORED.replace("zone: site}", "zone: yard}"),
+         "cfg.yaml:4: rules.intruders.zone: unknown zone 'yard'", ("rules", "intruders", "zone")),
+        ("camera: {source: rtsp://u:secret@cam/1}\n" + STORED,
+         "cfg.yaml:1: camera.source: a camera's source is its own field", ("camera", "source")),
+        ("camera: {fps: 0}\n" + STORED,
+         "cfg.yaml:1: camera.fps: Input should be greater than 0", ("camera", "fps")),
+        ("motion:\n  threshold: 255\n", "cfg.yaml:2: motion.threshold: Input should be less",
+         ("motion", "threshold")),
+        ("zones: {}\nzones: {}\n", "cfg.yaml:2: zones: defined twice", ("zones",)),
+        ("camera: [oops", "cfg.yaml:1: not valid YAML", ()),
+    ],
+)  # fmt: skip
+def test_stored_camera_file_errors_name_file_line_field_and_path(
+    text: str, expected: str, loc: tuple[str | int, ...]
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, source="cfg.yaml", camera="dock")
+    assert expected in str(info.value)
+    assert "secret" not in str(info.value)
+    assert loc in [problem.loc for problem in info.value.problems]
+
+
+def test_stored_config_errors_name_the_camera_and_carry_each_fields_path() -> None:
+    data = {
+        "camera": {"source": "rtsp://u:secret@cam/1"},
+        "motion": {"min_area": 1.0},
+        "rules": {"r": {"kind": "dwell", "zone": "nowhere", "labels": ["car"], "seconds": 5}},
+    }
+    with pytest.raises(ConfigError) as info:
+        stored_camera_config("dock", data)
+    message = str(info.value)
+    assert message.startswith("camera 'dock': invalid config: camera.source: ")
+    assert "motion.min_area: Input should be less than 1" in message
+    assert "secret" not in message
+    assert [p.loc for p in info.value.problems] == [("camera", "source"), ("motion", "min_area")]
+    # A reference to a zone is checked once the fields are valid, and named by its path too.
+    del data["camera"], data["motion"]
+    with pytest.raises(ConfigError) as info:
+        stored_camera_config("dock", data)
+    (problem,) = info.value.problems
+    assert problem == (("rules", "r", "zone"), "unknown zone 'nowhere' (defined: none)")
+
+
+def test_camera_add_names_file_line_and_field(tmp_path: Path) -> None:
+    """``citybrain camera add --config`` reports errors as ``analyze`` does (one loader)."""
+    config = tmp_path / "dock.yaml"
+    config.write_text(STORED.replace("zone: site}", "zone: yard}"))
+    result = CliRunner().invoke(
+        app, ["camera", "add", "dock", "clip.mp4", "-c", str(config), "--data", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert f"error: {config}:4: rules.intruders.zone: unknown zone 'yard'" in result.output

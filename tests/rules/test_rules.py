@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from citybrain.config import parse_config
+from citybrain.config.model import RULE_KINDS
 from citybrain.core.detections import Detections
 from citybrain.core.events import EventPhase, EventUpdate, LineCount
 from citybrain.rules import HARDHAT_KEY, Observation, Rule, build_rules
+from citybrain.rules.factory import buildable_kinds
 
 W, H = 200, 100
 CONFIG = """
@@ -175,3 +177,10 @@ def test_the_same_detections_object_gives_what_fresh_copies_give(name: str) -> N
     ]
     assert same[1] == fresh[1]
     assert same[0] or same[1], "the scenario makes the rule report something"
+
+
+def test_every_rule_kind_the_config_accepts_has_a_builder_of_that_kind() -> None:
+    config = parse_config(CONFIG)
+    assert buildable_kinds() == set(RULE_KINDS) == {r.kind for r in config.rules.values()}
+    for built in build_rules(config):
+        assert built.kind == config.rules[built.name].kind

@@ -21,8 +21,8 @@ from citybrain.runtime.messages import WorkerMessage, WorkerStats
 from citybrain.runtime.outbox import Outbox
 from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
 from citybrain.runtime.vision_pool import VisionPool
-from citybrain.runtime.worker import Worker, WorkerOptions
-from citybrain.runtime.workers import LOSSY_QUEUE_SIZE, RELIABLE_QUEUE_SIZE
+from citybrain.runtime.worker_handle import LOSSY_QUEUE_SIZE, RELIABLE_QUEUE_SIZE
+from citybrain.runtime.worker_process import Worker, WorkerOptions
 from citybrain.services.metrics import ServerMetrics
 from citybrain.store import Store
 

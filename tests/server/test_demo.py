@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from citybrain.config import stored_camera_config
 from citybrain.config.model import CameraConfig
 from citybrain.core.events import EventPhase, EventUpdate
 from citybrain.ingest import Reader, ReaderOptions
 from citybrain.pipeline import MOTION_WIDTH, CameraPipeline, Vision
-from citybrain.runtime.camera_config import camera_config, plan_camera
+from citybrain.runtime.camera_plan import plan_camera
 from citybrain.server.demo import DEMO_CAMERAS, add_demo_cameras
 from citybrain.store import CameraRepo, Store
 
@@ -59,7 +60,7 @@ def test_demo_camera_shows_an_event_within_a_minute(
     name: str, models: Path, samples_dir: Path
 ) -> None:
     demo = next(d for d in DEMO_CAMERAS if d.name == name)
-    config = camera_config(demo.name, demo.config)
+    config = stored_camera_config(demo.name, demo.config)
     starts = first_events(config, samples_dir / demo.clip, Vision.load(config, threads=1))
     assert starts, f"{name}: no event on {demo.clip}"
     assert min(u.event.start for u in starts) < 60.0

@@ -233,8 +233,8 @@ def test_nms_keeps_the_best_of_overlapping_boxes() -> None:
 
 
 def test_config_and_input_are_validated(face_frames: list[Image]) -> None:
-    with pytest.raises(ValueError, match="face_threshold"):
-        AnonymiserConfig(face_threshold=0)
+    with pytest.raises(ValueError, match="head_fraction"):
+        AnonymiserConfig(head_fraction=0)
     with pytest.raises(ValueError, match="face_scale"):
         AnonymiserConfig(face_scale=0.5)
     with pytest.raises(ValueError, match="unknown label"):

@@ -171,6 +171,13 @@ def test_evaluate_on_a_tiny_split(tmp_path: Path) -> None:
     assert report["balanced_accuracy"] in (0.0, 0.5, 1.0)
 
 
+def test_evaluate_refuses_a_threshold_outside_0_1(tmp_path: Path) -> None:
+    split = str(_tiny_split(tmp_path / "s"))
+    result = runner.invoke(app, ["evaluate", split, "--quiet", "--threshold", "1.5"])
+    assert result.exit_code == 2 and "--threshold" in result.output
+    assert runner.invoke(app, ["evaluate", split, "--quiet", "--threshold", "1"]).exit_code == 0
+
+
 def test_evaluate_refuses_a_folder_that_is_not_a_split(tmp_path: Path) -> None:
     (tmp_path / "images").mkdir()
     result = runner.invoke(app, ["evaluate", str(tmp_path), "--quiet"])

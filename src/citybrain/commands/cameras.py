@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from citybrain.commands.common import DataOption, SettingsOption, fail, open_data_store
+from citybrain.config import config_for_store, load_config
 from citybrain.config.server import load_settings
 from citybrain.errors import ConfigError, StoreError
 from citybrain.records import CameraFields
-from citybrain.runtime.camera_config import camera_config
 from citybrain.store import CameraRepo, MediaStore, redacted_source
 
 __all__ = ["app"]
@@ -25,24 +24,14 @@ app = typer.Typer(help="Cameras: add, list and remove them.", no_args_is_help=Tr
 
 
 def _read_config(path: Path | None, name: str) -> dict[str, Any]:
+    """What to store of the config file at ``path`` for camera ``name`` (validated now, with
+    file, line and field named, not when the camera runs)."""
     if path is None:
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise fail(f"{path}: cannot read camera config: {exc}") from None
-    if not isinstance(data, dict):
-        raise fail(f"{path}: a camera config must be a mapping")
-    try:
-        camera_config(name, data)  # validate now, with the field named, not at run time
+        return config_for_store(load_config(path, camera=name))
     except ConfigError as exc:
-        raise fail(f"{path}: {exc}") from None
-    section = dict(data.get("camera") or {})
-    section.pop("name", None)
-    section.pop("source", None)
-    return (
-        {**data, "camera": section} if section else {k: v for k, v in data.items() if k != "camera"}
-    )
+        raise fail(str(exc)) from None
 
 
 @app.command("add")

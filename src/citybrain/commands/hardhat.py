@@ -174,7 +174,9 @@ def evaluate(
     ],
     threshold: Annotated[
         float | None,
-        typer.Option(help="Decision threshold on P(hard hat); default: the model's own."),
+        typer.Option(
+            min=0.0, max=1.0, help="Decision threshold on P(hard hat); default: the model's own."
+        ),
     ] = None,
     model: Annotated[
         Path | None, typer.Option(help="An ONNX model file; default: the packaged weights.")

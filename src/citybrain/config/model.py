@@ -8,7 +8,8 @@ config survives a change of stream resolution.
 from __future__ import annotations
 
 from datetime import time
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -23,20 +24,23 @@ from pydantic import (
 from citybrain.core.detections import COCO_LABELS
 
 __all__ = [
-    "AnonymiseConfig",
+    "RULE_KINDS",
+    "AnonymiseSection",
     "CameraConfig",
     "CameraSection",
     "DetectorSection",
-    "DwellRule",
-    "HardhatRule",
+    "DwellRuleConfig",
+    "HardhatRuleConfig",
     "LineConfig",
-    "LineCrossingRule",
+    "LineCrossingRuleConfig",
     "MotionSection",
-    "OccupancyRule",
-    "RestrictedZoneRule",
+    "OccupancyRuleConfig",
+    "RestrictedZoneRuleConfig",
     "RuleConfig",
+    "RuleConfigBase",
     "ScheduleWindow",
     "ZoneConfig",
+    "rule_kind",
 ]
 
 Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
@@ -93,8 +97,9 @@ class DetectorSection(Section):
         default=416,
         ge=128,
         le=1280,
+        multiple_of=32,
         title="Input size",
-        description="Square model input in pixels.",
+        description="Square model input in pixels, a multiple of 32 (the models' largest stride).",
     )
     confidence: float = Field(
         default=0.3, ge=0.01, le=1.0, title="Confidence", description="Minimum detection score."
@@ -136,20 +141,20 @@ class MotionSection(Section):
     threshold: int = Field(
         default=25,
         ge=1,
-        le=255,
+        le=254,
         title="Pixel threshold",
-        description="Grey-level difference that counts as change.",
+        description="Grey-level difference that counts as change (above 254 nothing could).",
     )
     min_area: float = Field(
         default=0.002,
         ge=0,
-        le=1,
+        lt=1,
         title="Minimum area",
         description="Smallest moving region, as a share of the frame.",
     )
 
 
-class AnonymiseConfig(Section):
+class AnonymiseSection(Section):
     enabled: bool = Field(
         default=True,
         title="Anonymise",
@@ -206,7 +211,7 @@ class ScheduleWindow(Section):
     )
 
 
-class RuleBase(Section):
+class RuleConfigBase(Section):
     end_after: float = Field(
         default=2.0,
         ge=0,
@@ -223,8 +228,18 @@ class RuleBase(Section):
         default="UTC", title="Time zone", description="IANA zone the schedule is written in."
     )
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, timezone: str) -> str:
+        try:
+            ZoneInfo(timezone)  # the system's (or tzdata's) zone files: local, no network
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {timezone!r}; use an IANA name such as "
+                             "Europe/Berlin") from None  # fmt: skip
+        return timezone
 
-class RestrictedZoneRule(RuleBase):
+
+class RestrictedZoneRuleConfig(RuleConfigBase):
     kind: Literal["restricted_zone"] = Field(title="Kind", description="Objects inside a zone.")
     zone: str = Field(title="Zone", description="Name of the zone watched.")
     labels: Labels = Field(
@@ -239,7 +254,7 @@ class RestrictedZoneRule(RuleBase):
     )
 
 
-class HardhatRule(RuleBase):
+class HardhatRuleConfig(RuleConfigBase):
     kind: Literal["hardhat_required"] = Field(title="Kind", description="People without hard hats.")
     zone: str = Field(title="Zone", description="Name of the zone where hard hats are required.")
     seconds: float = Field(
@@ -259,14 +274,14 @@ class HardhatRule(RuleBase):
     )
 
 
-class DwellRule(RuleBase):
+class DwellRuleConfig(RuleConfigBase):
     kind: Literal["dwell"] = Field(title="Kind", description="Objects staying too long in a zone.")
     zone: str = Field(title="Zone", description="Name of the zone watched.")
     labels: Labels = Field(min_length=1, title="Labels", description="Object classes watched.")
     seconds: float = Field(gt=0, le=86400, title="Seconds", description="Longest allowed stay.")
 
 
-class OccupancyRule(RuleBase):
+class OccupancyRuleConfig(RuleConfigBase):
     kind: Literal["occupancy"] = Field(title="Kind", description="Too many objects in a zone.")
     zone: str = Field(title="Zone", description="Name of the zone watched.")
     labels: Labels = Field(
@@ -282,7 +297,7 @@ class OccupancyRule(RuleBase):
     )
 
 
-class LineCrossingRule(RuleBase):
+class LineCrossingRuleConfig(RuleConfigBase):
     kind: Literal["line_crossing"] = Field(
         title="Kind", description="Tracked objects crossing a line."
     )
@@ -308,10 +323,28 @@ class LineCrossingRule(RuleBase):
     )
 
 
+#: A rule of any kind, told apart by its ``kind``. A new kind is a class above, added here: its
+#: ``kind`` literal is the one declaration of the kind's name (see :func:`rule_kind`).
 RuleConfig = Annotated[
-    RestrictedZoneRule | HardhatRule | DwellRule | OccupancyRule | LineCrossingRule,
+    RestrictedZoneRuleConfig
+    | HardhatRuleConfig
+    | DwellRuleConfig
+    | OccupancyRuleConfig
+    | LineCrossingRuleConfig,
     Field(discriminator="kind"),
 ]
+
+
+def rule_kind(config_type: type[RuleConfigBase]) -> str:
+    """The ``kind`` a rule config class declares (the value of its ``kind`` literal)."""
+    (kind,) = get_args(config_type.model_fields["kind"].annotation)
+    return str(kind)
+
+
+#: Each rule kind's config class, in the order of :data:`RuleConfig`.
+RULE_KINDS: dict[str, type[RuleConfigBase]] = {
+    rule_kind(config_type): config_type for config_type in get_args(get_args(RuleConfig)[0])
+}
 
 
 class CameraConfig(Section):
@@ -324,8 +357,8 @@ class CameraConfig(Section):
     motion: MotionSection = Field(
         default_factory=MotionSection, title="Motion", description="Motion gate."
     )
-    anonymise: AnonymiseConfig = Field(
-        default_factory=AnonymiseConfig, title="Anonymise", description="Privacy filter."
+    anonymise: AnonymiseSection = Field(
+        default_factory=AnonymiseSection, title="Anonymise", description="Privacy filter."
     )
     zones: dict[Name, ZoneConfig] = Field(
         default_factory=dict, title="Zones", description="Named polygons."
@@ -340,15 +373,11 @@ class CameraConfig(Section):
     @model_validator(mode="after")
     def _references_exist(self) -> CameraConfig:
         for name, rule in self.rules.items():
-            if isinstance(rule, LineCrossingRule):
-                if rule.line not in self.lines:
+            for field, defined in (("zone", self.zones), ("line", self.lines)):
+                reference = getattr(rule, field, None)  # the kinds that watch a zone or a line
+                if reference is not None and reference not in defined:
                     raise ValueError(
-                        f"rules.{name}.line: unknown line {rule.line!r} "
-                        f"(defined: {sorted(self.lines) or 'none'})"
+                        f"rules.{name}.{field}: unknown {field} {reference!r} "
+                        f"(defined: {sorted(defined) or 'none'})"
                     )
-            elif rule.zone not in self.zones:
-                raise ValueError(
-                    f"rules.{name}.zone: unknown zone {rule.zone!r} "
-                    f"(defined: {sorted(self.zones) or 'none'})"
-                )
         return self

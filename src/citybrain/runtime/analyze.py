@@ -1,4 +1,8 @@
-"""Run one camera's pipeline over a source and write the results: the engine behind ``analyze``."""
+"""Run one camera's pipeline over a source and write the results: the engine behind ``analyze``.
+
+The frame loop is the one a server's cameras run (:mod:`citybrain.runtime.loop`); here its sink
+writes files.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citybrain.config.model import CameraConfig
-from citybrain.core.events import EventPhase
 from citybrain.ingest import Reader, ReaderOptions, ReaderStats
 from citybrain.pipeline import MOTION_WIDTH, CameraPipeline, PipelineStats, Vision
+from citybrain.runtime.loop import FrameLoop
+from citybrain.sinks.base import FanOut, ProgressSink
 from citybrain.sinks.files import FileSink
 
 __all__ = ["AnalysisOptions", "AnalysisReport", "analyze"]
@@ -98,8 +103,7 @@ def analyze(
     options = options or AnalysisOptions()
     started = time.perf_counter()
     threads = options.threads or max(1, (os.cpu_count() or 2) - 1)
-    vision = vision or Vision.load(config, threads=threads)
-    pipeline = CameraPipeline(config, vision, wall_origin=time.time())
+    models = vision or Vision.load(config, threads=threads)
     reader_options = ReaderOptions(
         fps=config.camera.fps,
         realtime=options.realtime,
@@ -109,32 +113,27 @@ def analyze(
         queue_bytes=QUEUE_BYTES,
     )
     interrupted = False
-    with FileSink(out) as sink, Reader(source, reader_options) as reader:
+    with FileSink(out) as files, Reader(source, reader_options) as reader:
+        sink = files if progress is None else FanOut(files, ProgressSink(progress))
+        loop = FrameLoop(
+            reader,
+            lambda origin: CameraPipeline(config, models, wall_origin=origin),
+            sink,
+            until=options.duration,
+        )
         try:
-            for frame in reader:
-                result = pipeline.process(frame)
-                starts = any(u.phase == EventPhase.START for u in result.updates)
-                safe = pipeline.render(frame.image) if starts else None
-                sink.handle(result.updates, safe)
-                sink.counts(result.counts)
-                if progress is not None:
-                    progress(frame.timestamp)
-                if options.duration is not None and frame.timestamp >= options.duration:
-                    break
+            loop.run()
         except KeyboardInterrupt:
             interrupted = True
-            log.warning("interrupted: closing open events and writing what was found so far")
+            log.warning("interrupted: open events closed; writing what was found so far")
         finally:
-            updates, counts = pipeline.close()
-            sink.handle(updates, None)
-            sink.counts(counts)
             report = AnalysisReport(
                 reader=reader.stats,
-                pipeline=pipeline.stats,
-                events=sink.events_written,
-                counts=sink.counts_written,
+                pipeline=PipelineStats() if loop.pipeline is None else loop.pipeline.stats,
+                events=files.events_written,
+                counts=files.counts_written,
                 wall_seconds=time.perf_counter() - started,
                 interrupted=interrupted,
             )
-            sink.stats(report.as_json())
+            files.stats(report.as_json())
     return report

@@ -1,12 +1,12 @@
 """One camera inside a worker: read its source, run its pipeline, send what it finds up.
 
 A :class:`CameraRunner` owns a thread. It opens a :class:`~citybrain.ingest.Reader` on the
-source (files paced in real time, looped; live sources reconnect forever) and feeds every
-sampled frame to a :class:`~citybrain.pipeline.CameraPipeline` built by the same composition
-root ``citybrain analyze`` uses. Up go, through the :class:`~citybrain.runtime.outbox.Outbox`:
-event updates (with the anonymised, annotated snapshot on START), line counts, health about once
-a second, and an anonymised live JPEG at the live rate. When the source fails, the reader is
-reopened after a growing pause and a fresh pipeline starts (its clock starts again at zero).
+source (files paced in real time, looped; live sources reconnect forever) and runs the frame
+loop ``citybrain analyze`` runs (:class:`~citybrain.runtime.loop.FrameLoop`), into an
+:class:`~citybrain.runtime.camera_sink.OutboxSink`: event updates (with the anonymised, annotated
+snapshot on START), line counts and an anonymised live JPEG at the live rate go up, and health
+about once a second. When the source fails, the reader is reopened after a growing pause and a
+fresh pipeline starts (its clock starts again at zero).
 """
 
 from __future__ import annotations
@@ -16,22 +16,15 @@ import threading
 import time
 from dataclasses import dataclass
 
-from citybrain.config.model import CameraConfig
-from citybrain.core.events import EventPhase
 from citybrain.errors import CitybrainError
 from citybrain.ingest import Reader, ReaderOptions
 from citybrain.ingest.urls import redact_text, redact_url
-from citybrain.pipeline import MOTION_WIDTH, CameraPipeline, PipelineResult, Vision
+from citybrain.pipeline import MOTION_WIDTH, CameraPipeline, Vision
+from citybrain.runtime.camera_sink import OutboxSink
 from citybrain.runtime.health import HealthMeter, SourceTotals
-from citybrain.runtime.messages import (
-    CountMessage,
-    EventMessage,
-    FrameMessage,
-    HealthMessage,
-    StartCamera,
-)
+from citybrain.runtime.loop import FrameLoop, LoopEnd
+from citybrain.runtime.messages import HealthMessage, StartCamera
 from citybrain.runtime.outbox import Outbox, OutboxClosedError
-from citybrain.sinks.snapshots import annotate, encode_jpeg
 
 __all__ = ["CameraRunner", "RunnerOptions"]
 
@@ -63,8 +56,7 @@ class CameraRunner:
     """Runs one camera on its own thread (verb: :meth:`start`, then :meth:`stop`).
 
     Args:
-        command: what to run (source, flags); ``config`` is its validated config.
-        config: the camera's config.
+        command: what to run: source, validated config, flags.
         vision: the models, shared with the worker's other cameras.
         outbox: where messages go.
         options: timing.
@@ -73,28 +65,29 @@ class CameraRunner:
     def __init__(
         self,
         command: StartCamera,
-        config: CameraConfig,
         vision: Vision,
         outbox: Outbox,
         options: RunnerOptions | None = None,
     ) -> None:
         self.command = command
         self.camera_id = command.camera_id
-        self.config = config
+        self.config = command.config
         self._vision = vision
         self._outbox = outbox
         self._options = options or RunnerOptions()
         self._stop = threading.Event()
         self._meter = HealthMeter(command.camera_id)
+        self._sink = OutboxSink(
+            command.camera_id, outbox, self._meter, self._tick,
+            live_fps=self._options.live_fps, live_quality=self._options.live_quality,
+        )  # fmt: skip
         self._totals = SourceTotals()
         self._error: str | None = None
         self._reader_error: str | None = None
         self._reader: Reader | None = None
-        self._pipeline: CameraPipeline | None = None
-        self._wall_origin = 0.0
+        self._loop: FrameLoop | None = None
         self._sessions = 0
         self._next_health = 0.0
-        self._next_live = 0.0
         self._thread = threading.Thread(
             target=self._run, name=f"camera-{command.camera_id}", daemon=True
         )
@@ -134,14 +127,18 @@ class CameraRunner:
             self._send_health()
 
     def _session(self) -> int:
-        """Open the source once and analyse it until it ends or fails; frames analysed."""
+        """Open the source once and analyse it until it ends or fails; frames analysed (0 when
+        it failed)."""
         frames = 0
         if self._sessions:
             self._totals = self._totals.add(0, 1)  # reopening the source is a reconnection
         self._sessions += 1
         try:
             self._reader = Reader(self.command.source, self._reader_options())
-            frames = self._consume(self._reader)
+            self._loop = FrameLoop(self._reader, self._pipeline, self._sink, stop=self._stop)
+            if self._loop.run() is LoopEnd.ENDED:
+                self._note_error(f"{redact_url(self.command.source)}: end of file")
+            frames = self._loop.frames
         except (CitybrainError, OSError) as exc:
             self._note_error(str(exc))
         except OutboxClosedError:
@@ -152,6 +149,9 @@ class CameraRunner:
         finally:
             self._close_session()
         return frames
+
+    def _pipeline(self, wall_origin: float) -> CameraPipeline:
+        return CameraPipeline(self.config, self._vision, wall_origin=wall_origin)
 
     def _reader_options(self) -> ReaderOptions:
         return ReaderOptions(
@@ -164,52 +164,6 @@ class CameraRunner:
             thumbnail_width=MOTION_WIDTH,
         )
 
-    def _consume(self, reader: Reader) -> int:
-        frames = 0
-        while not self._stop.is_set():
-            try:
-                frame = reader.read(timeout=0.25)
-            except TimeoutError:
-                self._tick()
-                continue
-            if frame is None:
-                self._note_error(f"{redact_url(self.command.source)}: end of file")
-                break
-            if self._pipeline is None:
-                # Stream t=0 in wall-clock time, from the first frame actually seen.
-                self._wall_origin = time.time() - frame.timestamp
-                self._pipeline = CameraPipeline(
-                    self.config, self._vision, wall_origin=self._wall_origin
-                )
-            result = self._pipeline.process(frame)
-            self._meter.analysed()
-            frames += 1
-            self._send_results(self._pipeline, result)
-            self._send_live(self._pipeline, result)
-            self._tick()
-        return frames
-
-    def _send_results(self, pipeline: CameraPipeline, result: PipelineResult) -> None:
-        safe = None
-        for update in result.updates:
-            snapshot = None
-            if update.phase == EventPhase.START:
-                if safe is None:
-                    safe = pipeline.render(result.frame.image)
-                snapshot = encode_jpeg(annotate(safe, update.event))
-            self._outbox.send(EventMessage(self.camera_id, update, self._wall_origin, snapshot))
-        for count in result.counts:
-            self._outbox.send(CountMessage(self.camera_id, count, self._wall_origin))
-
-    def _send_live(self, pipeline: CameraPipeline, result: PipelineResult) -> None:
-        now = time.monotonic()
-        if now < self._next_live:
-            return
-        self._next_live = now + 1.0 / self._options.live_fps
-        image = pipeline.render(result.frame.image)
-        jpeg = encode_jpeg(image, quality=self._options.live_quality)
-        self._outbox.send(FrameMessage(self.camera_id, jpeg, result.frame.timestamp))
-
     def _tick(self) -> None:
         if time.monotonic() >= self._next_health:
             self._send_health()
@@ -217,7 +171,7 @@ class CameraRunner:
     def _send_health(self) -> None:
         self._next_health = time.monotonic() + self._options.health_interval
         reader = self._reader
-        pipeline = self._pipeline
+        pipeline = None if self._loop is None else self._loop.pipeline
         stats = None if reader is None else reader.stats
         if stats is not None and stats.last_error and stats.last_error != self._reader_error:
             # The reader's own error is newer than anything noted before (it redacts it).
@@ -238,23 +192,20 @@ class CameraRunner:
             self._stop.wait(min(left, self._options.health_interval))
 
     def _close_session(self) -> None:
-        pipeline, self._pipeline = self._pipeline, None
+        """Close the reader and keep its counters (the loop has closed the pipeline)."""
+        loop, self._loop = self._loop, None
         reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.close()
-            stats = reader.stats
-            dropped = stats.frames_dropped
-            dropped += 0 if pipeline is None else pipeline.stats.detector_dropped
-            self._totals = self._totals.add(dropped, stats.reconnects)
-            if stats.last_error and stats.last_error != self._reader_error:
-                self._error = stats.last_error
-            self._reader_error = None
-        if pipeline is not None:
-            updates, counts = pipeline.close()
-            for update in updates:
-                self._outbox.send(EventMessage(self.camera_id, update, self._wall_origin))
-            for count in counts:
-                self._outbox.send(CountMessage(self.camera_id, count, self._wall_origin))
+        if reader is None:
+            return
+        reader.close()
+        stats = reader.stats
+        dropped = stats.frames_dropped
+        if loop is not None and loop.pipeline is not None:
+            dropped += loop.pipeline.stats.detector_dropped
+        self._totals = self._totals.add(dropped, stats.reconnects)
+        if stats.last_error and stats.last_error != self._reader_error:
+            self._error = stats.last_error
+        self._reader_error = None
 
     def _note_error(self, message: str) -> None:
         self._error = redact_text(message, self.command.source)

@@ -9,9 +9,13 @@ dataclasses that pickle across process boundaries.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from citybrain.core.events import EventUpdate, LineCount
 from citybrain.records import CameraHealth
+
+if TYPE_CHECKING:  # importing the messages stays cheap; unpickling imports the model
+    from citybrain.config.model import CameraConfig
 
 __all__ = [
     "CameraHealth",
@@ -38,14 +42,15 @@ class StartCamera:
     Attributes:
         camera_id: the camera's id in the store.
         source: the source URL, credentials included (never logged).
-        config_json: the camera's :class:`~citybrain.config.CameraConfig` as JSON text.
+        config: the camera's config, validated where the camera was planned (it pickles; the
+            worker uses it as it is).
         realtime: pace a file source like a camera (demo cameras).
         loop: replay a file source forever (demo cameras).
     """
 
     camera_id: int
     source: str
-    config_json: str
+    config: CameraConfig
     realtime: bool = True
     loop: bool = False
 

@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from citybrain.errors import ConfigError, SourceError, StoreError
 from citybrain.records import CameraHealth
-from citybrain.runtime.camera_config import CameraPlan, plan_camera
+from citybrain.runtime.camera_plan import CameraPlan, plan_camera
 from citybrain.runtime.health_board import HealthBoard
 from citybrain.runtime.messages import (
     FrameMessage,
@@ -35,16 +35,16 @@ from citybrain.runtime.messages import (
     WorkerMessage,
     WorkerReady,
 )
-from citybrain.runtime.worker import WorkerOptions
-from citybrain.runtime.workers import WorkerHandle
+from citybrain.runtime.worker_handle import WorkerHandle
+from citybrain.runtime.worker_process import WorkerOptions
 from citybrain.store import CameraRepo, Store
 
-__all__ = ["MessageSink", "Supervisor", "SupervisorOptions"]
+__all__ = ["MessageReceiver", "Supervisor", "SupervisorOptions"]
 
 log = logging.getLogger(__name__)
 
 #: Receives every message from the workers (events, counts, health, frames), on drain threads.
-MessageSink = Callable[[WorkerMessage], None]
+MessageReceiver = Callable[[WorkerMessage], None]
 _ALL = -1  # the request to sync every camera
 
 
@@ -89,7 +89,7 @@ class Supervisor:
 
     Args:
         store: where cameras are read from (the supervisor never writes).
-        sink: receives every worker message.
+        receiver: receives every worker message (on the workers' drain threads).
         options: how many workers and how they run.
         forget: called with a camera's id once it was stopped (deleted or disabled), so that
             its live frame and health can be dropped.
@@ -98,14 +98,14 @@ class Supervisor:
     def __init__(
         self,
         store: Store,
-        sink: MessageSink,
+        receiver: MessageReceiver,
         options: SupervisorOptions | None = None,
         *,
         forget: Callable[[int], None] | None = None,
     ) -> None:
         self.options = options or SupervisorOptions()
         self._store = store
-        self._sink = sink
+        self._receiver = receiver
         self._forget = forget
         self._board = HealthBoard(self.options.stale_after)
         self._slots = [_Slot() for _ in range(self.options.workers)]
@@ -168,7 +168,7 @@ class Supervisor:
         self._closing.set()
 
     def close(self, timeout: float = 20.0) -> None:
-        """Stop every camera (ending open events, which reach the sink) and every worker."""
+        """Stop every camera (ending open events, which reach the receiver) and every worker."""
         self._closing.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
@@ -370,10 +370,10 @@ class Supervisor:
             return  # a camera stopped since: its last words are not news
         if isinstance(message, FrameMessage) and not self._board.watching(message.camera_id):
             return
-        self._sink(message)
+        self._receiver(message)
 
     def _publish(self, health: CameraHealth) -> None:
         try:
-            self._sink(HealthMessage(health))
+            self._receiver(HealthMessage(health))
         except Exception:
             log.exception("publishing the health of camera %d failed", health.camera_id)

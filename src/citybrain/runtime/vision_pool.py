@@ -23,7 +23,6 @@ from citybrain.vision.anonymise import Anonymiser, AnonymiserConfig
 from citybrain.vision.batching import BatchingDetector, BatchStats
 from citybrain.vision.detector import DetectorSpec, build_detector
 from citybrain.vision.hardhat import HardhatClassifier
-from citybrain.vision.models import locate
 
 __all__ = ["BatchSettings", "SharedDetector", "VisionPool"]
 
@@ -79,7 +78,10 @@ class SharedDetector:
 
 
 class VisionPool:
-    """Builds each camera's :class:`Vision` from the worker's shared models (verb: :meth:`vision`).
+    """The worker's models, each loaded once and shared by its cameras (a model source).
+
+    Which models a camera needs, and with what settings, is decided by
+    :meth:`Vision.load <citybrain.pipeline.Vision.load>` alone; the pool only keeps one of each.
 
     Args:
         settings: batching and threading of the shared detectors.
@@ -87,9 +89,9 @@ class VisionPool:
 
     def __init__(self, settings: BatchSettings | None = None) -> None:
         self.settings = settings or BatchSettings()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._detectors: dict[DetectorSpec, BatchingDetector] = {}
-        self._anonymisers: dict[float, Anonymiser] = {}
+        self._anonymisers: dict[AnonymiserConfig, Anonymiser] = {}
         self._hardhat: HardhatClassifier | None = None
 
     def vision(self, config: CameraConfig) -> Vision:
@@ -99,11 +101,35 @@ class VisionPool:
             ModelError: a model file is missing or fails its checksum.
         """
         with self._lock:
-            return Vision(
-                detector=SharedDetector(self._detector(config)),
-                hardhat=self._classifier(config),
-                anonymiser=self._anonymiser(config),
-            )
+            return Vision.load(config, threads=self.settings.threads, models=self)
+
+    def detector(self, spec: DetectorSpec) -> SharedDetector:
+        """A camera's view of the shared detector ``spec`` describes."""
+        with self._lock:
+            batcher = self._detectors.get(spec)
+            if batcher is None:
+                s = self.settings
+                batcher = BatchingDetector(
+                    build_detector(spec), max_batch=s.max_batch, max_wait=s.max_wait,
+                    max_queue=s.max_queue,
+                )  # fmt: skip
+                self._detectors[spec] = batcher
+            return SharedDetector(batcher)
+
+    def hardhat(self) -> HardhatClassifier:
+        """The shared hard-hat classifier."""
+        with self._lock:
+            if self._hardhat is None:
+                self._hardhat = HardhatClassifier()
+            return self._hardhat
+
+    def anonymiser(self, settings: AnonymiserConfig) -> Anonymiser:
+        """The shared anonymiser with ``settings``."""
+        with self._lock:
+            anonymiser = self._anonymisers.get(settings)
+            if anonymiser is None:
+                anonymiser = self._anonymisers[settings] = Anonymiser(settings)
+            return anonymiser
 
     def stats(self) -> dict[str, BatchStats]:
         """Counters of each shared detector, by model file name.
@@ -128,40 +154,3 @@ class VisionPool:
             self._detectors.clear()
         for batcher in batchers:
             batcher.close(timeout=5.0)
-
-    def _detector(self, config: CameraConfig) -> BatchingDetector:
-        section = config.detector
-        spec = DetectorSpec(
-            family=section.family,
-            path=locate(section.model, allow_download=False),
-            input_size=section.input_size,
-            confidence=section.confidence,
-            nms_iou=section.nms_iou,
-            threads=self.settings.threads,
-        )
-        batcher = self._detectors.get(spec)
-        if batcher is None:
-            s = self.settings
-            batcher = BatchingDetector(
-                build_detector(spec), max_batch=s.max_batch, max_wait=s.max_wait,
-                max_queue=s.max_queue,
-            )  # fmt: skip
-            self._detectors[spec] = batcher
-        return batcher
-
-    def _anonymiser(self, config: CameraConfig) -> Anonymiser | None:
-        if not config.anonymise.enabled:
-            return None
-        threshold = config.anonymise.face_threshold
-        anonymiser = self._anonymisers.get(threshold)
-        if anonymiser is None:
-            anonymiser = Anonymiser(AnonymiserConfig(face_threshold=threshold))
-            self._anonymisers[threshold] = anonymiser
-        return anonymiser
-
-    def _classifier(self, config: CameraConfig) -> HardhatClassifier | None:
-        if not any(rule.kind == "hardhat_required" for rule in config.rules.values()):
-            return None
-        if self._hardhat is None:
-            self._hardhat = HardhatClassifier()
-        return self._hardhat

@@ -24,7 +24,7 @@ from citybrain.config.server import ServerSettings
 from citybrain.runtime.camera import RunnerOptions
 from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
 from citybrain.runtime.vision_pool import BatchSettings
-from citybrain.runtime.worker import WorkerOptions
+from citybrain.runtime.worker_process import WorkerOptions
 from citybrain.server.demo import add_demo_cameras
 from citybrain.services import Services
 from citybrain.services.audit import AuditTrail

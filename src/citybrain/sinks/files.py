@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from types import TracebackType
@@ -12,6 +13,7 @@ from typing import IO, Any
 from citybrain.core.events import Event, EventPhase, EventUpdate, LineCount
 from citybrain.core.frame import Image
 from citybrain.errors import CitybrainError
+from citybrain.sinks.base import SinkBase
 from citybrain.sinks.snapshots import annotate, encode_jpeg
 
 __all__ = ["FileSink", "OutputError"]
@@ -21,8 +23,9 @@ class OutputError(CitybrainError):
     """The output folder cannot be written (missing permission, full disk)."""
 
 
-class FileSink:
-    """Writes finished events (one JSON line each), one snapshot per event, and counts.
+class FileSink(SinkBase):
+    """Writes finished events (one JSON line each), one snapshot per event, and counts (a
+    :class:`~citybrain.sinks.base.ResultSink`).
 
     Every line is flushed as it is written, so a crash or a full disk loses nothing already
     reported.
@@ -52,7 +55,7 @@ class FileSink:
     ) -> None:
         self.close()
 
-    def handle(self, updates: list[EventUpdate], safe_image: Image | None) -> None:
+    def events(self, updates: Sequence[EventUpdate], safe_image: Image | None) -> None:
         """Record updates; ``safe_image`` is the anonymised frame they happened on."""
         for update in updates:
             event = update.event
@@ -62,7 +65,7 @@ class FileSink:
                 self._write(self._events, self._event_record(event))
                 self.events_written += 1
 
-    def counts(self, counts: list[LineCount]) -> None:
+    def counts(self, counts: Sequence[LineCount]) -> None:
         for count in counts:
             self._write(self._counts, asdict(count))
             self.counts_written += 1

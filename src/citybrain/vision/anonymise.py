@@ -69,7 +69,8 @@ class AnonymiserConfig:
     vehicle_labels: tuple[str, ...] = ("car", "truck", "bus", "motorcycle")
 
     def __post_init__(self) -> None:
-        for name in ("face_threshold", "head_fraction", "plate_fraction"):
+        # face_threshold comes from a camera's config, whose AnonymiseSection holds its range.
+        for name in ("head_fraction", "plate_fraction"):
             value = getattr(self, name)
             if not 0 < value <= 1:
                 raise ValueError(f"AnonymiserConfig.{name} must be in (0, 1], got {value}")

@@ -87,10 +87,11 @@ class DetectorSpec:
     Attributes:
         family: the model family, a key of :func:`families` (``"yolox"``, ``"yolov8"``, ...).
         path: the ``.onnx`` file.
-        input_size: the square network input side; ``None`` reads it from the model (or uses the
-            family's default when the model's input size is dynamic).
-        confidence: minimum score of a reported object.
-        nms_iou: boxes of one class overlapping more than this are merged into the best one.
+        input_size: the square network input side, a multiple of 32; ``None`` reads it from the
+            model (or uses the family's default when the model's input size is dynamic).
+        confidence: minimum score of a reported object, in ``[0, 1]``.
+        nms_iou: boxes of one class overlapping more than this (in ``(0, 1]``) are merged into
+            the best one.
         threads: ONNX Runtime intra-op threads; ``None`` follows ``OMP_NUM_THREADS``.
         providers: ONNX Runtime execution providers, in order; ``None`` picks the best available.
     """
@@ -104,13 +105,9 @@ class DetectorSpec:
     providers: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        # input_size, confidence and nms_iou come from a camera's config, whose
+        # DetectorSection holds their ranges (one place, so that the two cannot disagree).
         object.__setattr__(self, "path", Path(self.path))
-        if not 0.0 <= self.confidence <= 1.0:
-            raise ConfigError(f"detector confidence {self.confidence} is not in [0, 1]")
-        if not 0.0 < self.nms_iou <= 1.0:
-            raise ConfigError(f"detector nms_iou {self.nms_iou} is not in (0, 1]")
-        if self.input_size is not None and (self.input_size <= 0 or self.input_size % 32):
-            raise ConfigError(f"detector input_size {self.input_size} is not a multiple of 32")
         if self.threads is not None and self.threads <= 0:
             raise ConfigError(f"detector threads {self.threads} must be positive")
 

@@ -29,10 +29,14 @@ _EMPTY_REGIONS = np.zeros((0, 4), dtype=np.float32)
 class MotionConfig:
     """Motion gate settings.
 
+    ``threshold`` and ``min_area`` come from a camera's config, whose
+    :class:`~citybrain.config.model.MotionSection` holds their ranges (one place); the other
+    settings are the gate's own and are checked here.
+
     Attributes:
         frame_width: width in pixels of the grey image motion is computed on.
-        threshold: grey-level difference (0-255) from the background that counts as change.
-        min_area: smallest region kept, as a share of the frame's area.
+        threshold: grey-level difference (1-254) from the background that counts as change.
+        min_area: smallest region kept, as a share of the frame's area (``[0, 1)``).
         background_seconds: time constant of the running-average background, in stream seconds.
         reseed_fraction: a change over more than this share of the frame re-seeds the background.
         blur: side of the Gaussian blur (odd) that removes sensor noise before differencing.
@@ -50,10 +54,8 @@ class MotionConfig:
     def __post_init__(self) -> None:
         if self.frame_width < 16:
             raise ValueError(f"motion frame_width {self.frame_width} is below 16 pixels")
-        if not 0 < self.threshold < 255:
-            raise ValueError(f"motion threshold {self.threshold} is not in 1..254")
-        if not 0.0 <= self.min_area < 1.0 or not 0.0 < self.reseed_fraction <= 1.0:
-            raise ValueError("motion min_area must be in [0, 1) and reseed_fraction in (0, 1]")
+        if not 0.0 < self.reseed_fraction <= 1.0:
+            raise ValueError(f"motion reseed_fraction {self.reseed_fraction} is not in (0, 1]")
         if self.background_seconds <= 0 or self.blur % 2 == 0 or self.dilation < 0:
             raise ValueError("motion background_seconds > 0, odd blur and dilation >= 0 needed")
 

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from citybrain.api.deps import (
     ApiContext,
@@ -32,8 +31,8 @@ from citybrain.api.schemas import (
     CameraUpdate,
     Problem,
 )
-from citybrain.config.model import CameraConfig
-from citybrain.errors import StoreError
+from citybrain.config import config_for_store, stored_camera_config
+from citybrain.errors import ConfigError, ConfigProblem, StoreError
 from citybrain.records import Action, CameraRecord
 from citybrain.store import CameraRepo
 
@@ -53,43 +52,22 @@ _CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def _config_error(exc: ValidationError) -> HTTPException:
-    errors = [
-        {"loc": ["body", "config", *error["loc"]], "msg": error["msg"], "type": error["type"]}
-        for error in exc.errors(include_url=False, include_input=False, include_context=False)
-    ]
-    return HTTPException(UNPROCESSABLE, detail=errors)
-
-
 def stored_config(name: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Validate a camera's analysis config; returns what to store (as the user wrote it).
+    """Validate a camera's analysis config (the engine's one validation); returns what to store.
 
     Raises:
         HTTPException: 422 naming each invalid field as ``body.config.<path>``.
     """
-    data = dict(config)
-    section = data.get("camera", {})
-    if isinstance(section, dict):
-        if "source" in section:
-            raise HTTPException(
-                UNPROCESSABLE,
-                detail=[{
-                    "loc": ["body", "config", "camera", "source"],
-                    "msg": "set the camera's `source` field; the config must not hold one",
-                    "type": "value_error",
-                }],
-            )  # fmt: skip
-        data["camera"] = {**section, "name": name}  # the camera's own name always wins
     try:
-        validated = CameraConfig.model_validate(data)
-    except ValidationError as exc:
-        raise _config_error(exc) from None
-    stored = validated.model_dump(mode="json", exclude_unset=True)
-    camera = stored.get("camera", {})
-    camera.pop("name", None)
-    if not camera:
-        stored.pop("camera", None)
-    return stored
+        validated = stored_camera_config(name, config)
+    except ConfigError as exc:
+        detail = [
+            {"loc": ["body", "config", *problem.loc], "msg": problem.message,
+             "type": "value_error"}
+            for problem in exc.problems or [ConfigProblem((), str(exc))]
+        ]  # fmt: skip
+        raise HTTPException(UNPROCESSABLE, detail=detail) from None
+    return config_for_store(validated)
 
 
 def _public(context: ApiContext, camera: CameraRecord) -> CameraPublic:

@@ -1,9 +1,10 @@
-"""A worker process: runs cameras as threads around one shared, batched detector.
+"""Inside a worker process: cameras as threads around one shared, batched detector.
 
 The server starts workers with the ``spawn`` start method (no inherited locks or sessions) and
 talks to them only through queues of typed messages: commands down, events, counts, health,
 live frames and the worker's own :class:`~citybrain.runtime.messages.WorkerStats` (about once a
-second) up (:mod:`citybrain.runtime.messages`). A worker never touches the database.
+second) up (:mod:`citybrain.runtime.messages`). A worker never touches the database. The server's
+side of the process is :mod:`citybrain.runtime.worker_handle`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import Protocol
 from citybrain.errors import CitybrainError
 from citybrain.ingest.urls import redact_text
 from citybrain.runtime.camera import CameraRunner, RunnerOptions
-from citybrain.runtime.camera_config import config_from_command
 from citybrain.runtime.health_board import offline_health
 from citybrain.runtime.messages import (
     DetectorStats,
@@ -154,14 +154,13 @@ class Worker:
     def _start(self, command: StartCamera) -> None:
         self._stop(command.camera_id)
         try:
-            config = config_from_command(command)
-            vision = self.pool.vision(config)
+            vision = self.pool.vision(command.config)
         except CitybrainError as exc:
             error = redact_text(str(exc), command.source)
             log.error("camera %d cannot start: %s", command.camera_id, error)
             self.outbox.send(HealthMessage(offline_health(command.camera_id, error)))
             return
-        runner = CameraRunner(command, config, vision, self.outbox, self.options.runner)
+        runner = CameraRunner(command, vision, self.outbox, self.options.runner)
         self.runners[command.camera_id] = runner
         runner.start()
         log.info("worker %d: camera %d started", self.options.index, command.camera_id)

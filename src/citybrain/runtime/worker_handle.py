@@ -2,7 +2,8 @@
 
 Each worker gets queues of its own (commands down; reliable and lossy up), so that a worker
 killed in the middle of a write can only ever corrupt its own queues, which die with it. Two
-threads per worker read the queues up and hand every message to one callback.
+threads per worker read the queues up and hand every message to one callback. What runs inside
+the process is :mod:`citybrain.runtime.worker_process`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from multiprocessing.context import SpawnContext, SpawnProcess
 from multiprocessing.queues import Queue
 
 from citybrain.runtime.messages import Shutdown, WorkerCommand, WorkerMessage
-from citybrain.runtime.worker import WorkerOptions, worker_main
+from citybrain.runtime.worker_process import WorkerOptions, worker_main
 
 __all__ = ["LOSSY_QUEUE_SIZE", "RELIABLE_QUEUE_SIZE", "MessageHandler", "WorkerHandle"]
 

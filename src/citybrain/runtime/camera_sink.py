@@ -1,0 +1,81 @@
+"""A server camera's results, sent up to the server through the worker's outbox.
+
+Events (with the anonymised, annotated snapshot on START) and line counts go up as typed
+messages on the reliable queue; an anonymised live JPEG goes up at the live rate on the lossy
+one. Which frames are rendered for the live view is decided here alone (today: at ``live_fps``,
+whether or not anyone watches).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from citybrain.core.events import EventPhase, EventUpdate, LineCount
+from citybrain.core.frame import Image
+from citybrain.runtime.health import HealthMeter
+from citybrain.runtime.messages import CountMessage, EventMessage, FrameMessage
+from citybrain.runtime.outbox import Outbox
+from citybrain.sinks.base import AnalysedFrame
+from citybrain.sinks.snapshots import annotate, encode_jpeg
+
+__all__ = ["OutboxSink"]
+
+
+class OutboxSink:
+    """Sends one camera's results up (a :class:`~citybrain.sinks.base.ResultSink`).
+
+    Args:
+        camera_id: the camera's id in the store.
+        outbox: the way up.
+        meter: counts the analysed frames for the camera's health.
+        tick: called whenever the loop is idle (sends health when it is due).
+        live_fps: anonymised live frames per second sent up.
+        live_quality: JPEG quality of live frames.
+    """
+
+    def __init__(
+        self,
+        camera_id: int,
+        outbox: Outbox,
+        meter: HealthMeter,
+        tick: Callable[[], None],
+        *,
+        live_fps: float,
+        live_quality: int,
+    ) -> None:
+        self.camera_id = camera_id
+        #: POSIX time of the current stream's time 0 (sent with every event and count).
+        self.wall_origin = 0.0
+        self._outbox = outbox
+        self._meter = meter
+        self._tick = tick
+        self._live_interval = 1.0 / live_fps
+        self._live_quality = live_quality
+        self._next_live = 0.0
+
+    def started(self, wall_origin: float) -> None:
+        self.wall_origin = wall_origin
+
+    def events(self, updates: Sequence[EventUpdate], safe_image: Image | None) -> None:
+        for update in updates:
+            snapshot = None
+            if update.phase == EventPhase.START and safe_image is not None:
+                snapshot = encode_jpeg(annotate(safe_image, update.event))
+            self._outbox.send(EventMessage(self.camera_id, update, self.wall_origin, snapshot))
+
+    def counts(self, counts: Sequence[LineCount]) -> None:
+        for count in counts:
+            self._outbox.send(CountMessage(self.camera_id, count, self.wall_origin))
+
+    def analysed(self, frame: AnalysedFrame) -> None:
+        self._meter.analysed()
+        now = time.monotonic()
+        if now < self._next_live:
+            return
+        self._next_live = now + self._live_interval
+        jpeg = encode_jpeg(frame.render(), quality=self._live_quality)
+        self._outbox.send(FrameMessage(self.camera_id, jpeg, frame.timestamp))
+
+    def idle(self) -> None:
+        self._tick()
