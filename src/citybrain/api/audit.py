@@ -29,6 +29,10 @@ class Action(StrEnum):
     LIVE_OPEN = "live.open"
     STREAM_OPEN = "events.stream"
     AUDIT_READ = "audit.read"
+    LOGOUT = "logout"
+    USER_CREATE = "user.create"
+    USER_UPDATE = "user.update"
+    USER_PASSWORD = "user.password"
 
 
 def client_address(request: Request) -> str | None:

@@ -20,8 +20,28 @@ from citybrain import __version__
 from citybrain.api.deps import ApiContext
 from citybrain.api.media import MediaStore
 from citybrain.api.retention import RetentionJob
-from citybrain.api.routes import audit, auth, cameras, events, health, live, metrics, stats
+from citybrain.api.routes import (
+    audit,
+    auth,
+    cameras,
+    console,
+    events,
+    health,
+    line_counts,
+    live,
+    metrics,
+    session,
+    stats,
+    users,
+    wall,
+)
 from citybrain.api.security import LoginLimiter, LoginTokens, Passwords, load_secret
+from citybrain.api.web_security import (
+    CookieSession,
+    SecurityHeaders,
+    content_security_policy,
+    tile_origin,
+)
 from citybrain.errors import CitybrainError
 from citybrain.server.services import Services
 from citybrain.store.db import describe_error
@@ -86,6 +106,8 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from local files by routes.console (no CDN)
+        redoc_url=None,
     )
     app.state.context = context
     app.state.retention = retention
@@ -94,6 +116,12 @@ def create_app(
     # live before events: /api/events/stream must not be taken for an event id.
     for module in (health, auth, cameras, live, events, stats, audit, metrics):
         app.include_router(module.router)
+    for extra in (session, users, wall, line_counts, console):
+        app.include_router(extra.router)
+    console.mount_console(app)
+    app.add_middleware(CookieSession)
+    tiles = tile_origin(settings.console.tile_url)
+    app.add_middleware(SecurityHeaders, policy=content_security_policy([tiles] if tiles else []))
     return app
 
 
