@@ -34,6 +34,8 @@ COOKIE_NAME = "citybrain_session"
 #: The header the console sends with every state-changing request.
 CSRF_HEADER = "x-citybrain-console"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Sign-in routes authenticate by their body, never by the cookie: no header needed there.
+_SIGN_IN = frozenset({"/api/auth/login", "/api/session"})
 
 
 def tile_origin(url: str | None) -> str | None:
@@ -136,7 +138,9 @@ class CookieSession:
             await self.app(scope, receive, send)
             return
         method = str(scope.get("method", "GET")).upper()
-        if method not in _SAFE_METHODS and not any(k == CSRF_HEADER.encode() for k, _ in headers):
+        signing_in = method == "POST" and scope.get("path") in _SIGN_IN
+        has_header = any(k == CSRF_HEADER.encode() for k, _ in headers)
+        if method not in _SAFE_METHODS and not signing_in and not has_header:
             await _refuse(send, f"a request signed in by cookie must send the {CSRF_HEADER} header")
             return
         headers.append((b"authorization", f"Bearer {token}".encode("latin-1")))

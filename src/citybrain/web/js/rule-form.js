@@ -7,7 +7,9 @@ const SKIP = new Set(['kind', 'schedule']);
 
 /** Rule kinds and their field schemas, from CameraConfig's JSON schema. */
 export function ruleKinds(schema) {
-  const mapping = schema.properties.rules.additionalProperties.discriminator.mapping;
+  const rules = schema.properties.rules;
+  const entry = rules.additionalProperties ?? Object.values(rules.patternProperties)[0];
+  const mapping = entry.discriminator.mapping;
   return Object.entries(mapping).map(([kind, ref]) => {
     const def = schema.$defs[ref.split('/').at(-1)];
     return { kind, title: def.properties.kind.description || kindName(kind), def };
