@@ -215,7 +215,7 @@ export class ShapeEditor {
       this.shapes.map((shape, i) => {
         const name = h('input', {
           value: shape.name,
-          'aria-label': `Name of ${shape.type} ${i + 1}`,
+          'aria-label': `Name of ${shape.type} ${this.shapes.slice(0, i + 1).filter((x) => x.type === shape.type).length}`,
           required: true,
           pattern: NAME.source,
           dataset: { path: `${shape.type}s.${shape.name}` },
