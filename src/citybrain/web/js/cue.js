@@ -14,7 +14,8 @@ export class IncidentCue {
 
   /** A new incident arrived. */
   ring(event) {
-    this.unseen += 1;
+    const watching = !document.hidden && location.hash.startsWith('#/incidents');
+    if (!watching) this.unseen += 1; // on the incidents page it is in plain sight
     this.render();
     if (this.prefs.get('flash')) {
       this.badge.classList.remove('flash');

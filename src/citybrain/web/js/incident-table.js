@@ -58,8 +58,12 @@ export class IncidentTable {
   upsert(event, { isNew = false } = {}) {
     const index = this.events.findIndex((e) => e.id === event.id);
     if (index >= 0) this.events[index] = { ...this.events[index], ...event };
-    else if (isNew) this.events.unshift(event);
-    else return;
+    else if (isNew) {
+      // Newest first by start time (a dwell event starts when its object entered, so it can
+      // arrive after events that started later).
+      this.events.push(event);
+      this.events.sort((a, b) => Date.parse(b.started_at) - Date.parse(a.started_at));
+    } else return;
     this.focusId ??= event.id;
     this.render();
     if (isNew && index < 0) this.rows.get(event.id)?.classList.add('fresh');

@@ -61,14 +61,20 @@ export function hasPosition(camera) {
   return camera.lat !== null && camera.lon !== null;
 }
 
+/** Icon sizes follow the root font size, so markers read as well on a wall as on a laptop. */
+export function iconPx(rems) {
+  const rem = Number.parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+  return Math.round(rems * rem);
+}
+
 /** A divIcon marker for a camera: the class says its state, the text its open incidents. */
 export function cameraIcon(state, openCount) {
   const L = window.L;
+  const size = iconPx(1.8);
   return L.divIcon({
     className: `cam-marker state-${state}${openCount ? ' has-open' : ''}`,
     html: openCount ? String(Math.min(openCount, 99)) : '',
-    iconSize: [26, 26],
-    iconAnchor: [13, 13],
+    iconSize: [size, size],
   });
 }
 
@@ -90,6 +96,6 @@ export function clusterIcon(cluster) {
   return L.divIcon({
     className: `cam-cluster${trouble ? ' trouble' : ''}`,
     html: String(cluster.getChildCount()),
-    iconSize: [34, 34],
+    iconSize: [iconPx(2.4), iconPx(2.4)],
   });
 }
