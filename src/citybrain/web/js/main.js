@@ -124,7 +124,9 @@ function shell(ctx) {
         { class: 'top-right' },
         badge,
         live,
-        h('label', { class: 'toggle', title: 'Sound on a new incident' }, sound, 'Sound'),
+        VIDEO.includes(ctx.me.role)
+          ? h('label', { class: 'toggle', title: 'Sound on a new incident' }, sound, 'Sound')
+          : null,
         h(
           'button',
           {
