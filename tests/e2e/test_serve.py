@@ -113,6 +113,8 @@ def test_requests_without_a_token_are_refused(server: ServerProcess) -> None:
             url = path.replace("{camera_id}", "1").replace("{event_id}", "abc")
             url = url.replace("{token_id}", "1")
             for method in methods:
+                if (method, path) == ("post", "/api/session"):
+                    continue  # the console's sign-in is a login route too
                 response = anonymous.request(method.upper(), url)
                 assert response.status_code == 401, (method, path, response.status_code)
                 checked += 1

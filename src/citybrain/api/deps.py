@@ -4,7 +4,7 @@ per request, the caller, roles, and the audit trail bound to the request."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from citybrain.records import Action, CameraRecord, Role, UserAccount
 from citybrain.services import Services
@@ -27,6 +28,7 @@ from citybrain.services.security import (
 from citybrain.store import CameraRepo, TokenRepo, UserRepo
 
 __all__ = [
+    "RECHECK_S",
     "ApiContext",
     "Audit",
     "AuditorUser",
@@ -39,6 +41,7 @@ __all__ = [
     "Principal",
     "RequestAudit",
     "VideoViewer",
+    "credential_check",
     "forbid_restricted",
     "get_context",
     "not_found",
@@ -197,6 +200,29 @@ def _api_token_user(context: ApiContext, session: Session, token: str) -> Princi
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
+
+#: How often an open stream checks that its credential is still valid.
+RECHECK_S = 5.0
+
+
+def credential_check(context: ApiContext, request: Request) -> Callable[[], Awaitable[bool]]:
+    """An async check, for a long-lived stream, that the request's credential still holds
+    (the token not revoked or expired, its user not disabled or changed)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    credentials = HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip())
+
+    def check() -> bool:
+        try:
+            with context.services.store.sessions() as session:
+                current_user(context, session, credentials)
+        except HTTPException:
+            return False
+        return True
+
+    async def still_valid() -> bool:
+        return await run_in_threadpool(check)
+
+    return still_valid
 
 
 def _require(*roles: Role, doing: str) -> Callable[[Principal], Principal]:

@@ -18,7 +18,27 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from citybrain import __version__
 from citybrain.api.deps import ApiContext
-from citybrain.api.routes import audit, auth, cameras, events, health, live, metrics, stats
+from citybrain.api.routes import (
+    audit,
+    auth,
+    cameras,
+    console,
+    events,
+    health,
+    line_counts,
+    live,
+    metrics,
+    session,
+    stats,
+    users,
+    wall,
+)
+from citybrain.api.web_security import (
+    CookieSession,
+    SecurityHeaders,
+    content_security_policy,
+    tile_origin,
+)
 from citybrain.errors import CitybrainError
 from citybrain.services import Services
 from citybrain.services.retention import RetentionJob
@@ -84,14 +104,22 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from local files by routes.console (no CDN)
+        redoc_url=None,
     )
     app.state.context = context
     app.state.retention = retention
     services.metrics.live_subscribers.set_function(lambda: services.hub.subscriber_count)
     _add_error_handlers(app)
     # live before events: /api/events/stream must not be taken for an event id.
-    for module in (health, auth, cameras, live, events, stats, audit, metrics):
+    routers = (health, auth, session, users, cameras, live, wall, events, stats, line_counts,
+               audit, metrics, console)  # fmt: skip
+    for module in routers:
         app.include_router(module.router)
+    console.mount_console(app)
+    app.add_middleware(CookieSession)
+    tiles = tile_origin(settings.console.tile_url)
+    app.add_middleware(SecurityHeaders, policy=content_security_policy([tiles] if tiles else []))
     return app
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "HealthPublic",
     "LoginRequest",
     "MePublic",
+    "Password",
     "Problem",
     "ResolveRequest",
     "StatsPublic",

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from citybrain.config.console import ConsoleSettings
 from citybrain.errors import ConfigError
 
 __all__ = ["ServerSettings", "default_data_dir", "load_settings"]
@@ -76,6 +77,11 @@ class ServerSettings(BaseModel):
         le=15,
         title="Live frame rate",
         description="Anonymised frames per second each camera publishes for live views.",
+    )
+    console: ConsoleSettings = Field(
+        default_factory=ConsoleSettings,
+        title="Console",
+        description="The browser console: an optional XYZ map tile URL and its attribution.",
     )
 
     @property

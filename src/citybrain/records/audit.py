@@ -30,6 +30,10 @@ class Action(StrEnum):
     LIVE_OPEN = "live.open"
     STREAM_OPEN = "events.stream"
     AUDIT_READ = "audit.read"
+    LOGOUT = "logout"
+    USER_CREATE = "user.create"
+    USER_UPDATE = "user.update"
+    USER_PASSWORD = "user.password"
 
 
 class AuditEntry(Record):

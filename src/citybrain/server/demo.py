@@ -8,7 +8,7 @@ clips are ever used (never the evaluation clips).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ class DemoCamera:
     name: str
     clip: str
     config: dict[str, Any]
+    #: Where the console's map shows it: lat, lon, heading_deg, fov_deg, range_m (made up).
+    place: dict[str, float] = field(default_factory=dict)
 
 
 def _box(x1: float, y1: float, x2: float, y2: float) -> list[list[float]]:
@@ -41,6 +43,7 @@ DEMO_CAMERAS: tuple[DemoCamera, ...] = (
             "zones": {"aisle": {"polygon": _box(0.0, 0.45, 1.0, 1.0)}},
             "rules": {"no-walking-in-aisle": {"kind": "restricted_zone", "zone": "aisle"}},
         },
+        {"lat": 52.52, "lon": 13.404, "heading_deg": 120, "fov_deg": 70, "range_m": 45},
     ),
     DemoCamera(
         "demo-parking-lot",
@@ -62,6 +65,7 @@ DEMO_CAMERAS: tuple[DemoCamera, ...] = (
                 },
             },
         },
+        {"lat": 52.5212, "lon": 13.4062, "heading_deg": 200, "fov_deg": 80, "range_m": 60},
     ),
     DemoCamera(
         "demo-car-park",
@@ -77,6 +81,7 @@ DEMO_CAMERAS: tuple[DemoCamera, ...] = (
                 },
             },
         },
+        {"lat": 52.519, "lon": 13.4075, "heading_deg": 300, "fov_deg": 60, "range_m": 50},
     ),
     DemoCamera(
         "demo-lobby",
@@ -93,6 +98,7 @@ DEMO_CAMERAS: tuple[DemoCamera, ...] = (
                 },
             },
         },
+        {"lat": 52.5207, "lon": 13.4015, "heading_deg": 90, "fov_deg": 90, "range_m": 25},
     ),
     DemoCamera(
         "demo-entrance",
@@ -101,6 +107,7 @@ DEMO_CAMERAS: tuple[DemoCamera, ...] = (
             "zones": {"doorway": {"polygon": _box(0.0, 0.0, 1.0, 1.0), "anchor": "center"}},
             "rules": {"crowding": {"kind": "occupancy", "zone": "doorway", "max": 2}},
         },
+        {"lat": 52.5185, "lon": 13.403, "heading_deg": 20, "fov_deg": 65, "range_m": 30},
     ),
 )
 
@@ -122,7 +129,9 @@ def add_demo_cameras(store: Store, samples: Path) -> list[int]:
             if repo.by_name(name=demo.name) is not None:
                 continue
             camera = repo.create(
-                CameraFields(name=demo.name, source=str(clip.resolve()), config=demo.config)
+                CameraFields(
+                    name=demo.name, source=str(clip.resolve()), config=demo.config, **demo.place
+                )
             )
             added.append(camera.id)
             log.info("added demo camera %s (%s, looping)", demo.name, demo.clip)
