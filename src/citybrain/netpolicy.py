@@ -224,15 +224,17 @@ class NetworkPolicy:
             UnresolvableHostError: the name resolves to nothing.
             DestinationRefusedError: any of its addresses is refused; the message names it.
         """
-        addresses = _resolved(host, port, resolve or resolve_host)
+        literal = _literal(host)
+        addresses = [literal] if literal else _resolved(host, port, resolve or resolve_host)
         return self._judged(host, port, addresses)
 
     async def acheck(
         self, host: str, port: int, resolve: AsyncResolver | None = None
     ) -> Destination:
         """:meth:`check` for asyncio code (resolves on the loop's resolver threads)."""
+        literal = _literal(host)
         try:
-            addresses = list(await (resolve or aresolve_host)(host, port))
+            addresses = [literal] if literal else list(await (resolve or aresolve_host)(host, port))
         except OSError as exc:
             raise UnresolvableHostError(f"cannot resolve {host!r}: {_os_reason(exc)}") from None
         return self._judged(host, port, addresses)

@@ -12,5 +12,6 @@ for _path in (Path(__file__).resolve().parents[1], Path(__file__).resolve().pare
         sys.path.insert(0, str(_path))
 
 from support.mosquitto import mqtt_broker, mqtt_prefix, own_mosquitto  # noqa: E402
+from support.webhook_receiver import receiver  # noqa: E402
 
-__all__ = ["mqtt_broker", "mqtt_prefix", "own_mosquitto"]
+__all__ = ["mqtt_broker", "mqtt_prefix", "own_mosquitto", "receiver"]
