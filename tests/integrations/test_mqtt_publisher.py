@@ -133,3 +133,17 @@ def test_a_broker_the_network_policy_refuses_is_never_contacted(
         assert metrics.registry.get_sample_value("citybrain_mqtt_connects_total") == 0
     finally:
         publisher.close(timeout=5)
+
+
+def test_a_queue_that_cannot_be_written_loses_the_message_but_never_raises(
+    tmp_path: Path, mqtt_broker: Broker, mqtt_prefix: str
+) -> None:
+    metrics = OutboundMetrics()
+    publisher = make_publisher(tmp_path, mqtt_broker.url, mqtt_prefix, metrics=metrics)
+    try:
+        assert wait_until(lambda: publisher.connected, timeout=10)
+        publisher._queue.close()  # as if the disk failed under it
+        publisher.publish_event(event_notice(1))  # the server's event path goes on
+        assert metrics.registry.get_sample_value("citybrain_mqtt_failed_total") == 1
+    finally:
+        publisher.close(timeout=5)

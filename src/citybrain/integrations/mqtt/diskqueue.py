@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from citybrain.errors import CitybrainError
 from citybrain.integrations.mqtt.messages import MqttMessage
@@ -142,23 +143,36 @@ class DiskQueue:
         return PushResult(dropped=dropped)
 
     def peek(self, after: int, limit: int) -> list[QueuedMessage]:
-        """Up to ``limit`` messages with ``seq > after``, oldest first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, topic, payload, qos, retain, queued_at FROM messages "
-                "WHERE seq > ? ORDER BY seq LIMIT ?",
-                (after, limit),
-            ).fetchall()
+        """Up to ``limit`` messages with ``seq > after``, oldest first.
+
+        Raises:
+            QueueError: the file cannot be read.
+        """
+        rows = self._read(
+            "SELECT seq, topic, payload, qos, retain, queued_at FROM messages "
+            "WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, limit),
+        )
         return [
             QueuedMessage(seq, MqttMessage(topic, bytes(payload), bool(retain), qos), queued_at)
             for seq, topic, payload, qos, retain, queued_at in rows
         ]
 
     def retained_topics(self) -> set[str]:
-        """The topics of the retained messages waiting in the queue."""
+        """The topics of the retained messages waiting in the queue.
+
+        Raises:
+            QueueError: the file cannot be read.
+        """
+        rows = self._read("SELECT DISTINCT topic FROM messages WHERE retain = 1", ())
+        return {str(row[0]) for row in rows}
+
+    def _read(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
-            rows = self._db.execute("SELECT DISTINCT topic FROM messages WHERE retain = 1")
-            return {str(row[0]) for row in rows}
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise QueueError(f"MQTT queue {self.path}: {exc}") from None
 
     def remove(self, seqs: Iterable[int]) -> None:
         """Forget the messages ``seqs`` (the broker acknowledged them); unknown ones are fine.

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import secrets
 import select
 import socket
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,8 +32,9 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.reasoncodes import ReasonCode
 
 from citybrain.errors import ConfigError
+from citybrain.integrations.backoff import backoff_delay
 from citybrain.integrations.metrics import OutboundMetrics
-from citybrain.integrations.mqtt.diskqueue import DiskQueue, QueuedMessage
+from citybrain.integrations.mqtt.diskqueue import DiskQueue, QueuedMessage, QueueError
 from citybrain.integrations.mqtt.messages import MqttMessage, Topics
 from citybrain.integrations.mqtt.settings import MqttSettings
 from citybrain.integrations.notices import (
@@ -121,7 +120,7 @@ class MqttPublisher:
         self._sent_upto = 0
         self._acked: list[QueuedMessage] = []
         self._direct: set[int] = set()
-        self._backoff = _Backoff(settings.reconnect_min_seconds, settings.reconnect_max_seconds)
+        self._connect_failures = 0
         self._last_problem: str | None = None
         metrics.mqtt_queued.set(len(queue))
 
@@ -191,22 +190,26 @@ class MqttPublisher:
         for topic in gone:
             self.submit(MqttMessage(topic, b"", retain=True))
 
-    def submit(self, message: MqttMessage) -> None:
-        """Queue one message on disk and wake the sender.
-
-        Raises:
-            QueueError: the queue file cannot be written.
-        """
-        result = self._queue.push(message)
+    def submit(self, message: MqttMessage) -> bool:
+        """Queue one message on disk and wake the sender; ``False`` if it was lost (logged and
+        counted: too large, or the disk refused it). Never raises: MQTT must not stop the
+        server's event path."""
+        try:
+            result = self._queue.push(message)
+        except QueueError as exc:
+            self._metrics.mqtt_failed.inc()
+            self._problem(f"MQTT message to {message.topic} lost: {exc}")
+            return False
         if result.refused:
             self._metrics.mqtt_failed.inc()
             log.error("MQTT message to %s too large for the queue: dropped", message.topic)
-            return
+            return False
         if result.dropped:
             self._metrics.mqtt_dropped.inc(result.dropped)
         self._metrics.mqtt_queued.set(len(self._queue))
         with contextlib.suppress(BlockingIOError):  # already awake
             self._wake_w.send(b"\0")
+        return True
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -242,11 +245,19 @@ class MqttPublisher:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self._client.socket() is None and not self._connect():
-                self._sleep(self._backoff.next())
-                continue
-            self._step()
-        self._shutdown()
+            try:
+                if self._client.socket() is None and not self._connect():
+                    self._connect_failures += 1
+                    self._sleep(self._reconnect_delay())
+                    continue
+                self._step()
+            except QueueError as exc:  # the disk is full or failing: wait, keep what is there
+                self._problem(f"MQTT queue: {exc}")
+                self._sleep(1.0)
+        try:
+            self._shutdown()
+        except QueueError as exc:
+            log.error("MQTT queue at shutdown: %s", exc)
 
     def _connect(self) -> bool:
         """Open a connection (CONNACK is handled by :meth:`_on_connect`); ``False`` on failure."""
@@ -368,6 +379,12 @@ class MqttPublisher:
             while self._wake_r.recv(4096):
                 pass
 
+    def _reconnect_delay(self) -> float:
+        settings = self.settings
+        return backoff_delay(
+            self._connect_failures, settings.reconnect_min_seconds, settings.reconnect_max_seconds
+        )
+
     def _problem(self, text: str) -> None:
         """Log a connection problem once, not on every retry."""
         if text != self._last_problem:
@@ -413,7 +430,7 @@ class MqttPublisher:
             return
         log.info("MQTT connected to %s:%d", self.settings.host, self.settings.port)
         self._last_problem = None
-        self._backoff.reset()
+        self._connect_failures = 0
         self._connected = True
         self._inflight.clear()
         self._direct.clear()
@@ -470,19 +487,3 @@ class MqttPublisher:
         states.sort(key=lambda m: not m.topic.startswith(self.settings.discovery_prefix + "/"))
         for message in states:
             self._publish_direct(message)
-
-
-class _Backoff:
-    """Reconnect delays: doubling from ``low`` up to ``high``, each drawn from its upper half."""
-
-    def __init__(self, low: float, high: float, rng: Callable[[], float] = random.random) -> None:
-        self._low, self._high, self._rng = low, high, rng
-        self._failures = 0
-
-    def next(self) -> float:
-        delay = min(self._high, self._low * 2.0**self._failures)
-        self._failures = min(self._failures + 1, 32)
-        return delay * (0.5 + 0.5 * self._rng())
-
-    def reset(self) -> None:
-        self._failures = 0

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from citybrain.integrations.backoff import backoff_delay
 from citybrain.integrations.metrics import OutboundMetrics
 from citybrain.integrations.webhooks.outbox import Delivery, DeliveryOutbox
 from citybrain.integrations.webhooks.sender import AttemptResult, WebhookSender
@@ -48,8 +49,7 @@ class RetryPolicy:
 
     def delay(self, failures: int, rng: Callable[[], float] = random.random) -> float:
         """Seconds to wait after the ``failures``-th consecutive failure (>= 1)."""
-        ceiling = min(self.max_delay, self.first_delay * 2.0 ** min(max(failures, 1) - 1, 60))
-        return ceiling * (0.5 + 0.5 * rng())
+        return backoff_delay(failures, self.first_delay, self.max_delay, rng)
 
 
 class DeliveryEngine:
