@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from citybrain.integrations.metrics import OutboundMetrics
-from citybrain.integrations.mqtt import QUEUE_FILE, DiskQueue, MqttPublisher, MqttSettings
+from citybrain.integrations.mqtt import (
+    QUEUE_FILE,
+    DiskQueue,
+    MqttPublisher,
+    MqttSettings,
+    read_password,
+)
 from citybrain.integrations.notices import EventNotice, Phase
 from citybrain.netpolicy import NetworkPolicy
 from support.mosquitto import Received
@@ -39,6 +45,7 @@ def make_publisher(
     publisher = MqttPublisher(
         config, queue=queue, policy=policy or NetworkPolicy(),
         metrics=metrics or OutboundMetrics(), base_url="https://citybrain.example",
+        password=read_password(config.password_file),
     )  # fmt: skip
     publisher.start()
     return publisher

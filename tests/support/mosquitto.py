@@ -118,8 +118,13 @@ class OwnMosquitto:
         return f"mqtt://{self.host}:{self.port}"
 
     @classmethod
-    def create(cls) -> OwnMosquitto:
+    def create(cls, *, users: dict[str, str] | None = None, tls: bool = False) -> OwnMosquitto:
         """Write a config and start the broker.
+
+        Args:
+            users: user names and passwords it requires (no anonymous clients then).
+            tls: listen with TLS, on a certificate for ``localhost`` and ``127.0.0.1`` signed
+                by a CA of its own (:attr:`ca_file`).
 
         Raises:
             MosquittoUnavailableError: no ``mosquitto`` binary, or it did not start.
@@ -133,33 +138,85 @@ class OwnMosquitto:
             )
         root = Path(tempfile.mkdtemp(prefix="citybrain-mqtt-"))
         broker = cls(binary=Path(found), root=root, port=_free_port())
-        broker._write_config()
         try:
+            broker._write_config(users or {}, tls)
             broker.start()
         except MosquittoUnavailableError:
             broker.remove()
             raise
         return broker
 
-    def _write_config(self) -> None:
+    @property
+    def ca_file(self) -> Path:
+        """The CA that signed the TLS listener's certificate."""
+        return self.root / "ca.crt"
+
+    def _write_config(self, users: dict[str, str], tls: bool) -> None:
+        lines = [
+            f"listener {self.port} {self.host}",
+            f"allow_anonymous {'false' if users else 'true'}",
+            "persistence true",
+            f"persistence_location {self.root}/",
+            "max_queued_messages 100000",
+            "log_dest stderr",
+        ]
+        if users:
+            passwords = self.root / "passwd"
+            passwords.write_text("".join(f"{u}:{p}\n" for u, p in users.items()))
+            _run(["mosquitto_passwd", "-U", str(passwords)])  # hash them in place
+            lines.append(f"password_file {passwords}")
+        if tls:
+            self._make_certificates()
+            lines += [f"cafile {self.ca_file}", f"certfile {self.root / 'server.crt'}",
+                      f"keyfile {self.root / 'server.key'}"]  # fmt: skip
         user = "root"
         if os.geteuid() == 0:
-            # Mosquitto run as root drops to its own account, which must own the folder.
-            try:
+            # Mosquitto run as root drops to its own account, which must own its files.
+            with contextlib.suppress(KeyError):
                 account = pwd.getpwnam("mosquitto")
-                os.chown(self.root, account.pw_uid, account.pw_gid)
+                for path in [self.root, *self.root.iterdir()]:
+                    os.chown(path, account.pw_uid, account.pw_gid)
                 user = "mosquitto"
-            except KeyError:
-                pass
-        (self.root / "mosquitto.conf").write_text(
-            f"listener {self.port} {self.host}\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
-            f"persistence_location {self.root}/\n"
-            "max_queued_messages 100000\n"
-            "log_dest stderr\n"
-            f"user {user}\n"
+        lines.append(f"user {user}")
+        (self.root / "mosquitto.conf").write_text("\n".join(lines) + "\n")
+
+    def _make_certificates(self) -> None:
+        """A CA and a server certificate for localhost / 127.0.0.1 (EC keys: fast)."""
+        r = self.root
+        key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        _run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                *key,
+                "-keyout",
+                str(r / "ca.key"),
+                "-out",
+                str(self.ca_file),
+                "-days",
+                "2",
+                "-subj",
+                "/CN=citybrain test CA",
+            ]
         )
+        _run(
+            [
+                "openssl",
+                "req",
+                *key,
+                "-keyout",
+                str(r / "server.key"),
+                "-out",
+                str(r / "server.csr"),
+                "-subj",
+                "/CN=localhost",
+            ]
+        )
+        (r / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        _run(["openssl", "x509", "-req", "-in", str(r / "server.csr"), "-CA", str(self.ca_file),
+              "-CAkey", str(r / "ca.key"), "-CAcreateserial", "-out", str(r / "server.crt"),
+              "-days", "2", "-extfile", str(r / "san.ext")])  # fmt: skip
 
     def start(self) -> None:
         """Start the broker (again) on the same port; wait until it accepts connections."""
@@ -207,6 +264,16 @@ class OwnMosquitto:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def _run(command: list[str]) -> None:
+    try:
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        raise MosquittoUnavailableError(
+            f"{command[0]} failed: {exc} {detail.decode(errors='replace')[-500:]}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -264,6 +331,9 @@ class Subscriber:
     topics: list[str]
     persistent: bool = False
     protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv311
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
     client_id: str = field(default_factory=lambda: f"test-sub-{uuid.uuid4().hex[:10]}")
     received: list[Received] = field(default_factory=list)
 
@@ -278,6 +348,10 @@ class Subscriber:
             **kwargs,
         )  # fmt: skip
         self._client.reconnect_delay_set(min_delay=1, max_delay=1)
+        if self.username is not None:
+            self._client.username_pw_set(self.username, self.password)
+        if self.ca_file is not None:
+            self._client.tls_set(ca_certs=str(self.ca_file))
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = lambda *args: self._subscribed.set()
         self._client.on_message = self._on_message
