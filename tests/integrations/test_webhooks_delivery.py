@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import ssl
 import time
 from collections.abc import Sequence
 from ipaddress import ip_address
+from pathlib import Path
 
 import pytest
 from mqttsupport import event_notice, first_arrivals, wait_until
@@ -32,6 +34,7 @@ from citybrain.integrations.webhooks import (
     new_secret,
 )
 from citybrain.netpolicy import IPAddress, NetworkPolicy, OwnEndpoint
+from support.certs import CertificateError, make_certificates
 from support.webhook_receiver import Receiver
 
 FAST = WebhookSettings(retry_first_seconds=0.1, retry_max_seconds=1.0, timeout_seconds=5)
@@ -223,6 +226,40 @@ def test_an_ipv6_receiver() -> None:
         receiver.stop()
     assert result.ok, result.error
     assert receiver.arrivals[0].verified
+
+
+def test_https_to_a_checked_address_with_the_name_for_sni_and_certificate(
+    tmp_path: Path,
+) -> None:
+    try:
+        files = make_certificates(tmp_path)
+    except CertificateError as exc:
+        pytest.skip(f"no test certificates: {exc}")
+    receiver = Receiver(new_secret(), tls=files).start()
+    message = cloudevent(event_notice(1), source="/cb")
+
+    async def attempt(url: str, verify: ssl.SSLContext | bool) -> tuple[bool, str | None]:
+        sender = WebhookSender(NetworkPolicy(), verify=verify, timeout=5)
+        try:
+            result = await sender.send(1, url, [receiver.secret], message.message_id, message.body)
+        finally:
+            await sender.aclose()
+        return result.ok, result.error
+
+    trusted = ssl.create_default_context(cafile=str(files.ca))
+    try:
+        by_name = asyncio.run(attempt(receiver.url(host="localhost"), trusted))
+        by_address = asyncio.run(attempt(receiver.url(), trusted))
+        untrusted = asyncio.run(attempt(receiver.url(host="localhost"), True))
+    finally:
+        receiver.stop()
+    assert by_name == (True, None)  # connected to 127.0.0.1, verified the name localhost
+    assert by_address == (True, None)
+    assert not untrusted[0] and "CERTIFICATE_VERIFY_FAILED" in (untrusted[1] or "")
+    assert [a.headers["host"] for a in receiver.arrivals] == [
+        f"localhost:{receiver.port}", f"127.0.0.1:{receiver.port}",
+    ]  # fmt: skip
+    assert all(a.verified for a in receiver.arrivals)
 
 
 class _Clock:

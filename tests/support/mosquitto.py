@@ -41,6 +41,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from support.certs import CertificateError, make_certificates, run_tool
+
 __all__ = [
     "Broker",
     "MosquittoUnavailableError",
@@ -163,12 +165,17 @@ class OwnMosquitto:
         if users:
             passwords = self.root / "passwd"
             passwords.write_text("".join(f"{u}:{p}\n" for u, p in users.items()))
-            _run(["mosquitto_passwd", "-U", str(passwords)])  # hash them in place
+            try:  # hash them in place
+                run_tool(["mosquitto_passwd", "-U", str(passwords)])
+            except CertificateError as exc:
+                raise MosquittoUnavailableError(str(exc)) from None
             lines.append(f"password_file {passwords}")
         if tls:
-            self._make_certificates()
-            lines += [f"cafile {self.ca_file}", f"certfile {self.root / 'server.crt'}",
-                      f"keyfile {self.root / 'server.key'}"]  # fmt: skip
+            try:
+                files = make_certificates(self.root)
+            except CertificateError as exc:
+                raise MosquittoUnavailableError(str(exc)) from None
+            lines += [f"cafile {files.ca}", f"certfile {files.cert}", f"keyfile {files.key}"]
         user = "root"
         if os.geteuid() == 0:
             # Mosquitto run as root drops to its own account, which must own its files.
@@ -179,44 +186,6 @@ class OwnMosquitto:
                 user = "mosquitto"
         lines.append(f"user {user}")
         (self.root / "mosquitto.conf").write_text("\n".join(lines) + "\n")
-
-    def _make_certificates(self) -> None:
-        """A CA and a server certificate for localhost / 127.0.0.1 (EC keys: fast)."""
-        r = self.root
-        key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        _run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                *key,
-                "-keyout",
-                str(r / "ca.key"),
-                "-out",
-                str(self.ca_file),
-                "-days",
-                "2",
-                "-subj",
-                "/CN=citybrain test CA",
-            ]
-        )
-        _run(
-            [
-                "openssl",
-                "req",
-                *key,
-                "-keyout",
-                str(r / "server.key"),
-                "-out",
-                str(r / "server.csr"),
-                "-subj",
-                "/CN=localhost",
-            ]
-        )
-        (r / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-        _run(["openssl", "x509", "-req", "-in", str(r / "server.csr"), "-CA", str(self.ca_file),
-              "-CAkey", str(r / "ca.key"), "-CAcreateserial", "-out", str(r / "server.crt"),
-              "-days", "2", "-extfile", str(r / "san.ext")])  # fmt: skip
 
     def start(self) -> None:
         """Start the broker (again) on the same port; wait until it accepts connections."""
@@ -264,16 +233,6 @@ class OwnMosquitto:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
-
-
-def _run(command: list[str]) -> None:
-    try:
-        subprocess.run(command, check=True, capture_output=True, timeout=60)
-    except (OSError, subprocess.SubprocessError) as exc:
-        detail = getattr(exc, "stderr", b"") or b""
-        raise MosquittoUnavailableError(
-            f"{command[0]} failed: {exc} {detail.decode(errors='replace')[-500:]}"
-        ) from None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from citybrain.integrations.webhooks import new_secret
+from support.certs import TlsFiles
 
 __all__ = ["Arrival", "Receiver", "receiver"]
 
@@ -56,9 +58,10 @@ class Receiver:
     Args:
         secret: the ``whsec_`` secret signatures are checked with.
         host: where to listen (``127.0.0.1``; ``::1`` for IPv6).
+        tls: serve https with these files (:func:`support.certs.make_certificates`).
     """
 
-    def __init__(self, secret: str, host: str = "127.0.0.1") -> None:
+    def __init__(self, secret: str, host: str = "127.0.0.1", tls: TlsFiles | None = None) -> None:
         self.secret = secret
         self._verifier = Webhook(secret)
         self._lock = threading.Condition()
@@ -80,6 +83,12 @@ class Receiver:
         server_class = _V6Server if ":" in host else ThreadingHTTPServer
         self._server = server_class((host, 0), Handler)
         self._server.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls.cert, tls.key)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         self.host = host
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
@@ -96,7 +105,7 @@ class Receiver:
 
     def url(self, path: str = "/hook", host: str | None = None) -> str:
         name = host or (f"[{self.host}]" if ":" in self.host else self.host)
-        return f"http://{name}:{self.port}{path}"
+        return f"{self.scheme}://{name}:{self.port}{path}"
 
     def fail_for(self, seconds: float, status: int = 500) -> None:
         """Answer ``status`` to every request for the next ``seconds``."""

@@ -23,8 +23,9 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from citybrain.integrations.backoff import backoff_delay
 from citybrain.integrations.metrics import OutboundMetrics
@@ -91,6 +92,7 @@ class DeliveryEngine:
         self._concurrency = concurrency
         self._poll = poll_seconds
         self._busy: dict[int, asyncio.Task[None]] = {}
+        self._chores: set[asyncio.Task[None]] = set()
         self._streak: dict[int, int] = {}  # consecutive failures per webhook
         # A failing webhook's next attempt, whichever delivery is at its head by then: giving
         # one up must not make the next one due at once (a backlog would hammer the receiver).
@@ -124,15 +126,15 @@ class DeliveryEngine:
                         await self._wakeup.wait()
                 self._wakeup.clear()
         finally:
-            if self._busy:
-                await asyncio.gather(*self._busy.values(), return_exceptions=True)
+            if self._busy or self._chores:
+                await asyncio.gather(*self._busy.values(), *self._chores, return_exceptions=True)
             self._loop = None
 
     async def deliver_due(self) -> float:
         """One pass: attempt every due head and wait for those attempts; seconds to the next."""
         wait = self.dispatch()
-        while self._busy:
-            await asyncio.gather(*list(self._busy.values()), return_exceptions=True)
+        while self._busy or self._chores:
+            await asyncio.gather(*self._busy.values(), *self._chores, return_exceptions=True)
         return wait
 
     def dispatch(self) -> float:
@@ -143,9 +145,10 @@ class DeliveryEngine:
             if head.webhook_id in self._busy:
                 continue
             target = self._directory.target(head.webhook_id)
-            if target is None:  # deleted: its deliveries go with it
+            if target is None:  # deleted: its deliveries and its connections go with it
                 self._outbox.purge(head.webhook_id)
                 self._metrics.forget_webhook(head.webhook_id)
+                self._background(self._sender.forget(head.webhook_id))
                 continue
             if not target.enabled:
                 continue
@@ -159,6 +162,11 @@ class DeliveryEngine:
             self._busy[head.webhook_id] = task
         self._refresh_queued(now)
         return max(wait, 0.0)
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._chores.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._chores.discard)
 
     async def _attempt(self, delivery: Delivery, target: WebhookTarget) -> None:
         try:
