@@ -1,0 +1,128 @@
+"""Webhooks as the delivery engine sees them, and which events each one receives.
+
+The store (phase B: a ``webhooks`` table) implements :class:`WebhookDirectory`;
+:class:`MemoryDirectory` is the in-memory one for tests and the benchmark.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from citybrain.integrations.notices import EventNotice
+
+__all__ = ["MemoryDirectory", "WebhookDirectory", "WebhookTarget", "check_webhook_url"]
+
+_MAX_URL = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTarget:
+    """One webhook.
+
+    Attributes:
+        id: its id.
+        url: where deliveries are POSTed (may hold user info: never shown back in full).
+        secrets: signing secrets (``whsec_…``); the first is current, a second one signs
+            too while a rotation lasts.
+        enabled: ``False`` pauses it: deliveries wait, no new ones are queued.
+        kinds: event kinds it wants (``restricted_zone``, …); ``None`` = all.
+        cameras: camera ids it wants; ``None`` = all.
+        owner_cameras: the camera limit of the user who owns it, applied on top of
+            ``cameras`` (read at every event, so narrowing a user's limit takes effect at
+            once); ``None`` = an unlimited owner.
+        failing_since: POSIX time it was marked failing, ``None`` while healthy.
+    """
+
+    id: int
+    url: str
+    secrets: tuple[str, ...]
+    enabled: bool = True
+    kinds: frozenset[str] | None = None
+    cameras: frozenset[int] | None = None
+    owner_cameras: frozenset[int] | None = None
+    failing_since: float | None = None
+
+    def selects(self, notice: EventNotice) -> bool:
+        """Whether this webhook receives ``notice``."""
+        if not self.enabled:
+            return False
+        if self.kinds is not None and notice.kind not in self.kinds:
+            return False
+        if self.cameras is not None and notice.camera_id not in self.cameras:
+            return False
+        return self.owner_cameras is None or notice.camera_id in self.owner_cameras
+
+
+class WebhookDirectory(Protocol):
+    """Where the engine finds webhooks and records their health."""
+
+    def targets(self) -> Sequence[WebhookTarget]:
+        """Every webhook (enabled or not)."""
+
+    def target(self, webhook_id: int) -> WebhookTarget | None:
+        """One webhook; ``None`` once deleted."""
+
+    def set_failing(self, webhook_id: int, since: float | None) -> None:
+        """Mark a webhook failing since ``since`` (POSIX time), or healthy again (``None``)."""
+
+
+@dataclass
+class MemoryDirectory:
+    """Webhooks in memory (thread-safe)."""
+
+    _targets: dict[int, WebhookTarget] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def put(self, target: WebhookTarget) -> None:
+        with self._lock:
+            self._targets[target.id] = target
+
+    def delete(self, webhook_id: int) -> None:
+        with self._lock:
+            self._targets.pop(webhook_id, None)
+
+    def targets(self) -> Sequence[WebhookTarget]:
+        with self._lock:
+            return list(self._targets.values())
+
+    def target(self, webhook_id: int) -> WebhookTarget | None:
+        with self._lock:
+            return self._targets.get(webhook_id)
+
+    def set_failing(self, webhook_id: int, since: float | None) -> None:
+        with self._lock:
+            if (target := self._targets.get(webhook_id)) is not None:
+                self._targets[webhook_id] = replace(target, failing_since=since)
+
+
+def check_webhook_url(url: str) -> str:
+    """``url`` if it can be a webhook destination (http or https, a host, no fragment).
+
+    Whether its host may be contacted is the network policy's call, made at every attempt
+    (names resolve differently over time).
+
+    Raises:
+        ValueError: it cannot; the message says why.
+    """
+    if len(url) > _MAX_URL:
+        raise ValueError(f"a webhook URL has at most {_MAX_URL} characters")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise ValueError(f"invalid URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("a webhook URL is http:// or https://")
+    if not parts.hostname:
+        raise ValueError("a webhook URL needs a host")
+    if parts.fragment:
+        raise ValueError("a webhook URL has no #fragment")
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
+        raise ValueError("a webhook URL has no spaces or control characters")
+    return url
