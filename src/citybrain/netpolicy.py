@@ -44,8 +44,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork
-
+from citybrain.config.network import NetworkSettings
 from citybrain.errors import CitybrainError
 
 __all__ = [
@@ -101,28 +100,6 @@ class DestinationRefusedError(DestinationError):
 
 class UnresolvableHostError(DestinationError):
     """A host name does not resolve to any address."""
-
-
-class NetworkSettings(BaseModel):
-    """The ``network`` section of the server settings."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    allow: tuple[IPvAnyNetwork, ...] = Field(
-        default=(),
-        title="Allowed networks",
-        description="CIDR ranges the server may contact even where a broader entry or a "
-        "built-in rule (link-local, metadata services) denies them; the most specific entry "
-        "decides.",
-        examples=[["169.254.10.0/24"]],
-    )
-    deny: tuple[IPvAnyNetwork, ...] = Field(
-        default=(),
-        title="Denied networks",
-        description="CIDR ranges the server must not contact (camera sources, webhooks, MQTT); "
-        "`[0.0.0.0/0, ::/0]` with some `allow` entries makes an allow-list.",
-        examples=[["10.0.0.0/8", "0.0.0.0/0"]],
-    )
 
 
 @dataclass(frozen=True, slots=True)

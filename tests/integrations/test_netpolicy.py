@@ -10,12 +10,12 @@ from ipaddress import ip_address
 import pytest
 from pydantic import ValidationError
 
+from citybrain.config.network import NetworkSettings
 from citybrain.netpolicy import (
     DestinationError,
     DestinationRefusedError,
     IPAddress,
     NetworkPolicy,
-    NetworkSettings,
     OwnEndpoint,
     UnresolvableHostError,
     is_local_address,

@@ -6,17 +6,67 @@ import os
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError
 
 from citybrain.config.console import ConsoleSettings
+from citybrain.config.network import NetworkSettings
 from citybrain.errors import ConfigError
 
-__all__ = ["ServerSettings", "default_data_dir", "load_settings"]
+__all__ = [
+    "LimitSettings",
+    "ServerSettings",
+    "SourceSettings",
+    "default_data_dir",
+    "load_settings",
+]
 
 
 def default_data_dir() -> Path:
     """``$CITYBRAIN_DATA``, else ``./citybrain-data``."""
     return Path(os.environ.get("CITYBRAIN_DATA") or "citybrain-data")
+
+
+class SourceSettings(BaseModel):
+    """The ``sources`` section: where camera file sources may lie."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file_roots: tuple[Path, ...] = Field(
+        default=(),
+        title="File roots",
+        description="Folders under which a file source may lie (resolved, symlinks followed); "
+        "absent = none, so file sources are refused, except the samples folder while demo "
+        "cameras run.",
+        examples=[["/srv/video"]],
+    )
+
+
+class LimitSettings(BaseModel):
+    """The ``limits`` section: how much one request or one user may take."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    json_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        le=64 * 1_048_576,
+        title="JSON body limit",
+        description="Largest request body (bytes) outside imports; refused before it is read.",
+    )
+    import_body_bytes: int = Field(
+        default=64 * 1_048_576,
+        ge=1024,
+        le=1024 * 1_048_576,
+        title="Import body limit",
+        description="Largest upload to an import route (bytes).",
+    )
+    live_streams_per_user: int = Field(
+        default=8,
+        ge=1,
+        le=1000,
+        title="Live streams per user",
+        description="Live video streams (MJPEG, the live wall) one user may hold open at once.",
+    )
 
 
 class ServerSettings(BaseModel):
@@ -82,6 +132,33 @@ class ServerSettings(BaseModel):
         default_factory=ConsoleSettings,
         title="Console",
         description="The browser console: an optional XYZ map tile URL and its attribution.",
+    )
+    # --- what the server trusts and refuses (hardening) ---
+    network: NetworkSettings = Field(
+        default_factory=NetworkSettings,
+        title="Network",
+        description="Which destinations the server may contact (camera sources, webhooks, "
+        "MQTT): `allow` and `deny` CIDR lists. By default link-local addresses (cloud metadata "
+        "services included) and the server's own address and port are refused; loopback and "
+        "private ranges are allowed, since a restreamer on the same box is common.",
+    )
+    sources: SourceSettings = Field(
+        default_factory=SourceSettings,
+        title="Camera sources",
+        description="Where a file source may lie.",
+    )
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = Field(
+        default=(),
+        title="Trusted proxies",
+        description="Addresses of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto headers are believed; absent = none (the peer's address is the "
+        "client's).",
+        examples=[["127.0.0.1/32"]],
+    )
+    limits: LimitSettings = Field(
+        default_factory=LimitSettings,
+        title="Limits",
+        description="Request body sizes and concurrent streams.",
     )
 
     @property

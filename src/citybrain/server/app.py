@@ -26,7 +26,7 @@ from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
 from citybrain.runtime.vision_pool import BatchSettings
 from citybrain.runtime.worker_process import WorkerOptions
 from citybrain.server.demo import add_demo_cameras
-from citybrain.services import Services
+from citybrain.services import Services, network_policy
 from citybrain.services.audit import AuditTrail
 from citybrain.services.hub import LiveHub
 from citybrain.services.metrics import ServerMetrics
@@ -97,7 +97,7 @@ def build_server(settings: ServerSettings, options: SupervisorOptions | None = N
     )
     services = Services(
         settings=settings, store=store, cameras=supervisor, media=media,
-        audit=AuditTrail(store), hub=hub, metrics=metrics,
+        audit=AuditTrail(store), policy=network_policy(settings), hub=hub, metrics=metrics,
     )  # fmt: skip
     metrics.watch_queue("supervisor", supervisor.queue_depth)
     metrics.watch_queue("events", lambda: events.stats().pending)

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from citybrain.config.server import ServerSettings
+from citybrain.netpolicy import NetworkPolicy, OwnEndpoint
 from citybrain.records import CameraHealth
 from citybrain.services.audit import AuditTrail
 from citybrain.services.hub import LiveHub
 from citybrain.services.metrics import ServerMetrics
 from citybrain.store import MediaStore, Store
 
-__all__ = ["CameraControl", "Services"]
+__all__ = ["CameraControl", "Services", "network_policy"]
 
 
 class CameraControl(Protocol):
@@ -44,6 +45,8 @@ class Services:
     Attributes:
         media: the anonymised snapshots.
         audit: the audit trail.
+        policy: the outbound network policy every connection the server makes is checked
+            against (camera sources, webhooks, MQTT).
         hub: live events, health and anonymised frames; the runtime's messages are published
             into it by :class:`~citybrain.services.router.MessageRouter`.
         metrics: Prometheus metrics in a private registry.
@@ -54,6 +57,7 @@ class Services:
     cameras: CameraControl
     media: MediaStore
     audit: AuditTrail
+    policy: NetworkPolicy
     hub: LiveHub = field(default_factory=LiveHub)
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
 
@@ -70,5 +74,12 @@ class Services:
         """The services of one server, with the media store and audit trail its settings say."""
         return cls(
             settings=settings, store=store, cameras=cameras, media=MediaStore(settings.media_dir),
-            audit=AuditTrail(store), hub=hub or LiveHub(), metrics=metrics or ServerMetrics(),
+            audit=AuditTrail(store), policy=network_policy(settings), hub=hub or LiveHub(),
+            metrics=metrics or ServerMetrics(),
         )  # fmt: skip
+
+
+def network_policy(settings: ServerSettings) -> NetworkPolicy:
+    """The outbound policy of a server with ``settings`` (its own address and port refused)."""
+    own = OwnEndpoint.parse(settings.host, settings.port)
+    return NetworkPolicy.from_settings(settings.network, own)
