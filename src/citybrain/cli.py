@@ -11,6 +11,7 @@ from citybrain import __version__
 from citybrain.commands import cameras, hardhat, models, users
 from citybrain.commands.analyze import analyze_command
 from citybrain.commands.serve import serve_command
+from citybrain.logs import configure_logging
 
 __all__ = ["app"]
 
@@ -42,7 +43,7 @@ def main(
     ] = False,
 ) -> None:
     """Operations centre for city video."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    configure_logging(
+        logging.DEBUG if verbose else logging.INFO,
+        "%(asctime)s %(levelname)s %(name)s: %(message)s",
     )

@@ -109,7 +109,8 @@ def test_bad_fields_conflicts_and_nulls(client: TestClient, world: World) -> Non
     admin = world.user("root", Role.ADMIN)
     assert _create(client, admin).status_code == 201
     again = _create(client, admin)
-    assert again.status_code == 409 and "already exists" in again.json()["detail"]
+    assert again.status_code == 409
+    assert again.json()["detail"] == "the camera name is already in use"
     for body in ({"lat": 91}, {"source": "ftp://u:p@host/x"}, {"name": ""}, {"name": "a\x00"}):
         response = _create(client, admin, **{"name": "other", **body})
         assert response.status_code == 422, (body, response.text)

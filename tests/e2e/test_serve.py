@@ -88,10 +88,12 @@ def check_snapshot_reads_audited(
 
 @pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, server_env: dict[str, str]
+    tmp_path_factory: pytest.TempPathFactory, server_env: dict[str, str], samples_dir: Path
 ) -> Iterator[ServerProcess]:
-    data = tmp_path_factory.mktemp("e2e") / "data"
-    process = ServerProcess(data, server_env)
+    folder = tmp_path_factory.mktemp("e2e")
+    settings = folder / "server.yaml"
+    settings.write_text(f"sources: {{file_roots: ['{samples_dir}']}}\n", encoding="utf-8")
+    process = ServerProcess(folder / "data", server_env, config=settings)
     process.start()
     process.add_user("admin", "admin")
     process.add_user("auditor", "auditor")
@@ -193,7 +195,7 @@ def test_database_outage_loses_no_event(
 ) -> None:
     url = create_database(own_postgres.admin_url, "citybrain_e2e")
     settings = tmp_path / "server.yaml"
-    settings.write_text(f"database_url: {url}\n")
+    settings.write_text(f"database_url: {url}\nsources: {{file_roots: ['{samples_dir}']}}\n")
     process = ServerProcess(tmp_path / "data", server_env, config=settings)
     process.start()
     try:

@@ -3,32 +3,35 @@ per request, the caller, roles, and the audit trail bound to the request."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from citybrain.netpolicy import IPNetwork
 from citybrain.records import Action, CameraRecord, Role, UserAccount
 from citybrain.services import Services
 from citybrain.services.security import (
     API_TOKEN_PREFIX,
-    LoginLimiter,
+    LoginGuard,
     LoginTokens,
     Passwords,
     TokenError,
     hash_api_token,
     password_fingerprint,
 )
-from citybrain.store import CameraRepo, TokenRepo, UserRepo
+from citybrain.store import CameraRepo, TokenRepo, UserRepo, describe_error
 
 __all__ = [
-    "RECHECK_S",
     "ApiContext",
     "Audit",
     "AuditorUser",
@@ -48,6 +51,8 @@ __all__ = [
     "visible_camera",
 ]
 
+log = logging.getLogger(__name__)
+
 #: Record an API token's use at most this often (a write per request would cost more).
 _TOUCH_EVERY = timedelta(minutes=1)
 
@@ -61,8 +66,10 @@ class ApiContext:
     services: Services
     tokens: LoginTokens
     passwords: Passwords
-    limiter: LoginLimiter
+    limiter: LoginGuard
+    trusted_proxies: tuple[IPNetwork, ...] = ()
     heartbeat_s: float = 15.0
+    recheck_s: float = 5.0
     clock: Callable[[], float] = time.time
 
 
@@ -109,8 +116,41 @@ DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def client_address(request: Request) -> str | None:
-    """The peer's address (a proxy in front must be trusted explicitly; none is here)."""
-    return request.client.host if request.client is not None else None
+    """The client's address: the peer's, or, where the peer is a trusted proxy, the address it
+    says it forwarded for (``X-Forwarded-For``), never a hop it did not add itself."""
+    peer = request.client.host if request.client is not None else None
+    context: ApiContext = request.app.state.context
+    return forwarded_client(
+        peer, request.headers.getlist("x-forwarded-for"), context.trusted_proxies
+    )
+
+
+def forwarded_client(
+    peer: str | None, forwarded: list[str], trusted: tuple[IPNetwork, ...]
+) -> str | None:
+    """The client behind ``peer``: walking ``X-Forwarded-For`` from the right while the hop is a
+    trusted proxy, the first untrusted one (what a client writes to the left is not believed)."""
+
+    def is_trusted(address: str | None) -> bool:
+        try:
+            ip = ip_address((address or "").strip())
+        except ValueError:
+            return False
+        return any(ip in network for network in trusted)
+
+    client = peer
+    if not trusted or not is_trusted(peer):
+        return client
+    hops = [hop.strip() for value in forwarded for hop in value.split(",")]
+    for hop in reversed(hops):
+        try:
+            ip_address(hop)
+        except ValueError:
+            return client  # a malformed hop: stop at the last proxy we believe
+        client = hop
+        if not is_trusted(hop):
+            return client
+    return client
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,14 +235,14 @@ def _api_token_user(context: ApiContext, session: Session, token: str) -> Princi
         raise _unauthorised("invalid or revoked API token")
     now = datetime.fromtimestamp(context.clock(), UTC)
     if record.last_used_at is None or now - record.last_used_at > _TOUCH_EVERY:
-        TokenRepo(session).touch(token_id=record.id, at=now)
+        # In a transaction of its own: the request's session must not hold a write (on SQLite,
+        # the database's one write lock) while the route audits in another.
+        with context.services.store.session() as own:
+            TokenRepo(own).touch(token_id=record.id, at=now)
     return Principal(user=user, token_id=record.id)
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
-
-#: How often an open stream checks that its credential is still valid.
-RECHECK_S = 5.0
 
 
 def credential_check(context: ApiContext, request: Request) -> Callable[[], Awaitable[bool]]:
@@ -217,6 +257,11 @@ def credential_check(context: ApiContext, request: Request) -> Callable[[], Awai
                 current_user(context, session, credentials)
         except HTTPException:
             return False
+        except SQLAlchemyError as exc:
+            # The store is away (an outage): a token's expiry was checked without it, its
+            # revocation cannot be; keep the stream and ask again at the next check, rather
+            # than cut every viewer off while the database restarts.
+            log.warning("stream credential not re-checked: %s", describe_error(exc))
         return True
 
     async def still_valid() -> bool:

@@ -34,6 +34,7 @@ from citybrain.api.routes import (
     wall,
 )
 from citybrain.api.web_security import (
+    BodyLimit,
     CookieSession,
     SecurityHeaders,
     content_security_policy,
@@ -42,12 +43,15 @@ from citybrain.api.web_security import (
 from citybrain.errors import CitybrainError
 from citybrain.services import Services
 from citybrain.services.retention import RetentionJob
-from citybrain.services.security import LoginLimiter, LoginTokens, Passwords, load_secret
+from citybrain.services.security import LoginGuard, LoginTokens, Passwords, load_secret
 from citybrain.store import describe_error
 
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
+
+#: Routes under this prefix take uploads (city data) and have a limit of their own.
+IMPORTS = "/api/sites/import"
 
 DESCRIPTION = """
 The operations centre's API. Authenticate with `POST /api/auth/login` (or an API token from
@@ -63,6 +67,7 @@ def create_app(
     *,
     retention_interval_s: float = 600.0,
     heartbeat_s: float = 15.0,
+    recheck_s: float = 5.0,
     passwords: Passwords | None = None,
 ) -> FastAPI:
     """The FastAPI app over ``services``.
@@ -71,6 +76,7 @@ def create_app(
         services: the store, the camera runtime's control, the live hub and metrics.
         retention_interval_s: how often the retention job runs (it also runs at start-up).
         heartbeat_s: idle seconds between keep-alive comments on the event stream.
+        recheck_s: how often a long-lived stream checks that its credential still holds.
         passwords: the password hasher (argon2id with argon2-cffi's defaults if absent).
 
     Raises:
@@ -82,8 +88,10 @@ def create_app(
         services=services,
         tokens=LoginTokens(load_secret(settings.data_dir), lifetime_s=settings.token_hours * 3600),
         passwords=passwords or Passwords(),
-        limiter=LoginLimiter(attempts=5, window_s=60.0),
+        limiter=LoginGuard(per_pair=5, per_user=20, window_s=60.0),
+        trusted_proxies=tuple(settings.trusted_proxies),
         heartbeat_s=heartbeat_s,
+        recheck_s=recheck_s,
     )
     retention = RetentionJob(
         store=services.store, media=media, retention_hours=settings.retention_hours,
@@ -118,6 +126,10 @@ def create_app(
         app.include_router(module.router)
     console.mount_console(app)
     app.add_middleware(CookieSession)
+    limits = settings.limits
+    app.add_middleware(
+        BodyLimit, default=limits.json_body_bytes, prefixes={IMPORTS: limits.import_body_bytes}
+    )
     tiles = tile_origin(settings.console.tile_url)
     app.add_middleware(SecurityHeaders, policy=content_security_policy([tiles] if tiles else []))
     return app

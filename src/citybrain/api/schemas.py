@@ -44,9 +44,9 @@ __all__ = [
     "HealthPublic",
     "LoginRequest",
     "MePublic",
+    "NoteRequest",
     "Password",
     "Problem",
-    "ResolveRequest",
     "StatsPublic",
     "TokenPublic",
 ]
@@ -162,7 +162,9 @@ class EventsPublic(Schema):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
 
 
-class ResolveRequest(Schema):
+class NoteRequest(Schema):
+    """An operator's note on acknowledging or resolving an event (kept with the event)."""
+
     note: Annotated[str, StringConstraints(max_length=4000, pattern=_NO_NUL)] | None = None
 
 

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = [
     "COOKIE_NAME",
     "CSRF_HEADER",
+    "BodyLimit",
     "CookieSession",
     "SecurityHeaders",
     "content_security_policy",
@@ -153,5 +154,87 @@ async def _refuse(send: Send, detail: str) -> None:
         "type": "http.response.start", "status": 403,
         "headers": [(b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode())],
+    })  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """Refuses request bodies over a limit with 413, before they are read or authenticated.
+
+    A declared ``Content-Length`` over the limit is refused at once; a body sent without one
+    (chunked) is counted as it arrives and refused as soon as it passes the limit, so no more
+    than the limit is ever held in memory.
+
+    Args:
+        default: the limit in bytes for every route.
+        prefixes: larger (or smaller) limits for paths starting with a prefix (imports).
+    """
+
+    def __init__(self, app: ASGIApp, *, default: int, prefixes: dict[str, int] | None = None):
+        self.app = app
+        self._default = default
+        self._prefixes = sorted((prefixes or {}).items(), key=lambda kv: -len(kv[0]))
+
+    def limit_for(self, path: str) -> int:
+        return next((n for prefix, n in self._prefixes if path.startswith(prefix)), self._default)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(str(scope.get("path", "")))
+        declared = _content_length(scope.get("headers", []))
+        if declared is not None and declared > limit:
+            await _too_large(send, limit)
+            return
+        seen = 0
+        exceeded = replaced = False
+
+        async def counted() -> Message:
+            nonlocal seen, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    # Read no further: to the app the client is gone (it answers 400 or
+                    # fails); whatever it answers is replaced by the 413 below.
+                    exceeded = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal replaced
+            if not exceeded:
+                await send(message)
+            elif message["type"] == "http.response.start" and not replaced:
+                replaced = True
+                await _too_large(send, limit)
+
+        try:
+            await self.app(scope, counted, watched)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not replaced:
+            await _too_large(send, limit)
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    for key, value in headers:
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps({"detail": f"request body over the limit of {limit} bytes"}).encode()
+    await send({
+        "type": "http.response.start", "status": 413,
+        "headers": [(b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close")],
     })  # fmt: skip
     await send({"type": "http.response.body", "body": body})

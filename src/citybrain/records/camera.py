@@ -19,8 +19,9 @@ __all__ = [
     "Source",
 ]
 
-#: No control characters: names and sources appear in logs, paths and the audit trail.
-NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+#: No control characters (C0, DEL, C1): names and sources appear in logs, paths and the audit
+#: trail, where a terminal would act on them.
+NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"
 
 CameraName = Annotated[
     str,

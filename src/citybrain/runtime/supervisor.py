@@ -93,6 +93,8 @@ class Supervisor:
         options: how many workers and how they run.
         forget: called with a camera's id once it was stopped (deleted or disabled), so that
             its live frame and health can be dropped.
+        check_source: checks a camera's source against the server's source policy before it
+            is run (raises :class:`~citybrain.errors.SourceError`); ``None``: any source.
     """
 
     def __init__(
@@ -102,11 +104,13 @@ class Supervisor:
         options: SupervisorOptions | None = None,
         *,
         forget: Callable[[int], None] | None = None,
+        check_source: Callable[[str], str] | None = None,
     ) -> None:
         self.options = options or SupervisorOptions()
         self._store = store
         self._receiver = receiver
         self._forget = forget
+        self._check_source = check_source
         self._board = HealthBoard(self.options.stale_after)
         self._slots = [_Slot() for _ in range(self.options.workers)]
         self._plans: dict[int, CameraPlan] = {}
@@ -258,6 +262,9 @@ class Supervisor:
                 return None, None
             name, source, config = camera.name, camera.source, dict(camera.config)
         try:
+            if self._check_source is not None:
+                # Again at every plan: a name may resolve elsewhere than when it was stored.
+                source = self._check_source(source)
             return plan_camera(camera_id, name, source, config), None
         except (ConfigError, SourceError) as exc:
             log.error("camera %d not started: %s", camera_id, exc)

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from citybrain.errors import CitybrainError
 from citybrain.ingest.urls import redact_text
+from citybrain.logs import configure_logging
 from citybrain.runtime.camera import CameraRunner, RunnerOptions
 from citybrain.runtime.health_board import offline_health
 from citybrain.runtime.messages import (
@@ -199,9 +200,8 @@ def worker_main(
     """The entry point of a worker process."""
     # Ctrl-C reaches the whole process group; the server shuts workers down in order instead.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(
-        level=options.log_level,
-        format=f"%(asctime)s %(levelname)s worker-{options.index} %(name)s: %(message)s",
+    configure_logging(
+        options.log_level, f"%(asctime)s %(levelname)s worker-{options.index} %(name)s: %(message)s"
     )
     outbox = Outbox(reliable, lossy)
     worker = Worker(outbox, options)

@@ -31,6 +31,7 @@ from citybrain.services.audit import AuditTrail
 from citybrain.services.hub import LiveHub
 from citybrain.services.metrics import ServerMetrics
 from citybrain.services.router import MessageRouter
+from citybrain.services.sources import SAMPLES_VAR, source_policy
 from citybrain.store import (
     CameraRepo,
     CountWriter,
@@ -45,8 +46,6 @@ __all__ = ["Server", "build_server", "run_server", "supervisor_options"]
 
 log = logging.getLogger(__name__)
 
-SAMPLES_VAR = "CITYBRAIN_SAMPLES"
-
 
 @dataclass(slots=True)
 class Server:
@@ -59,6 +58,12 @@ class Server:
     supervisor: Supervisor
     services: Services
     app: FastAPI
+
+    def begin_shutdown(self) -> None:
+        """The first stop signal: end every open live stream now (so HTTP stops at once, not
+        after its grace period), and stop restarting workers that the signal may stop too."""
+        self.services.hub.close()
+        self.supervisor.begin_shutdown()
 
     def close(self) -> None:
         """Stop the cameras, flush the writers, close the database (safe to call twice)."""
@@ -86,18 +91,22 @@ def build_server(settings: ServerSettings, options: SupervisorOptions | None = N
         StoreError: the database cannot be opened or migrated.
         ConfigError: the token key in the data directory is unusable.
     """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _private_data_dir(settings)
     store = open_store(settings.resolved_database_url)
+    _private_files(settings.data_dir)
     events = EventWriter(store, data_dir=settings.data_dir)
     counts = CountWriter(store, data_dir=settings.data_dir)
     hub, metrics, media = LiveHub(), ServerMetrics(), MediaStore(settings.media_dir)
     router = MessageRouter(events=events, counts=counts, hub=hub, media=media, metrics=metrics)
+    policy = network_policy(settings)
+    sources = source_policy(settings, policy)
     supervisor = Supervisor(
-        store, router.handle, options or supervisor_options(settings), forget=router.forget
-    )
+        store, router.handle, options or supervisor_options(settings), forget=router.forget,
+        check_source=sources.check,
+    )  # fmt: skip
     services = Services(
-        settings=settings, store=store, cameras=supervisor, media=media,
-        audit=AuditTrail(store), policy=network_policy(settings), hub=hub, metrics=metrics,
+        settings=settings, store=store, cameras=supervisor, media=media, audit=AuditTrail(store),
+        policy=policy, sources=sources, hub=hub, metrics=metrics,
     )  # fmt: skip
     metrics.watch_queue("supervisor", supervisor.queue_depth)
     metrics.watch_queue("events", lambda: events.stats().pending)
@@ -108,6 +117,20 @@ def build_server(settings: ServerSettings, options: SupervisorOptions | None = N
     )  # fmt: skip
 
 
+def _private_data_dir(settings: ServerSettings) -> None:
+    """The data directory, readable by the server's user only: it holds the database (password
+    hashes, camera credentials), the token key, journals and snapshots."""
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.data_dir.chmod(0o700)
+
+
+def _private_files(data_dir: Path) -> None:
+    """Files an earlier version or another tool left readable by others: the server's user only.
+    (What the server makes afterwards is private through its umask.)"""
+    for path in data_dir.glob("citybrain.db*"):
+        path.chmod(0o600)
+
+
 def run_server(settings: ServerSettings) -> None:
     """Serve until SIGINT or SIGTERM, then shut down cleanly.
 
@@ -115,6 +138,8 @@ def run_server(settings: ServerSettings) -> None:
         StoreError: the database cannot be opened.
         ConfigError: the token key is unusable.
     """
+    # Everything the server writes (database, WAL, journals, snapshots) is its user's alone.
+    os.umask(0o077)
     server = build_server(settings)
     _on_stop_signals(_raise_stop)
     try:
@@ -124,10 +149,12 @@ def run_server(settings: ServerSettings) -> None:
         config = uvicorn.Config(
             server.app, host=settings.host, port=settings.port, log_config=None,
             access_log=False, timeout_graceful_shutdown=5,
+            # Forwarded headers are judged by the API against `trusted_proxies`, never here.
+            proxy_headers=False,
         )  # fmt: skip
         # uvicorn handles SIGINT and SIGTERM itself (a graceful HTTP stop), then re-raises the
         # signal it caught: it lands in _raise_stop instead of killing the process unflushed.
-        _Uvicorn(config, on_exit=server.supervisor.begin_shutdown).run()
+        _Uvicorn(config, on_exit=server.begin_shutdown).run()
     except _StopRequested:
         pass
     finally:

@@ -16,6 +16,7 @@ from citybrain.records import CameraHealth
 from citybrain.services.audit import AuditTrail
 from citybrain.services.hub import LiveHub
 from citybrain.services.metrics import ServerMetrics
+from citybrain.services.sources import SourcePolicy, source_policy
 from citybrain.store import MediaStore, Store
 
 __all__ = ["CameraControl", "Services", "network_policy"]
@@ -47,6 +48,7 @@ class Services:
         audit: the audit trail.
         policy: the outbound network policy every connection the server makes is checked
             against (camera sources, webhooks, MQTT).
+        sources: which camera sources may be stored and opened.
         hub: live events, health and anonymised frames; the runtime's messages are published
             into it by :class:`~citybrain.services.router.MessageRouter`.
         metrics: Prometheus metrics in a private registry.
@@ -58,6 +60,7 @@ class Services:
     media: MediaStore
     audit: AuditTrail
     policy: NetworkPolicy
+    sources: SourcePolicy
     hub: LiveHub = field(default_factory=LiveHub)
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
 
@@ -72,10 +75,11 @@ class Services:
         metrics: ServerMetrics | None = None,
     ) -> Services:
         """The services of one server, with the media store and audit trail its settings say."""
+        policy = network_policy(settings)
         return cls(
             settings=settings, store=store, cameras=cameras, media=MediaStore(settings.media_dir),
-            audit=AuditTrail(store), policy=network_policy(settings), hub=hub or LiveHub(),
-            metrics=metrics or ServerMetrics(),
+            audit=AuditTrail(store), policy=policy, sources=source_policy(settings, policy),
+            hub=hub or LiveHub(), metrics=metrics or ServerMetrics(),
         )  # fmt: skip
 
 

@@ -27,7 +27,14 @@ from citybrain.records import CameraHealth, EventRecord, EventState, LiveEvent
 from citybrain.records.event import LivePhase
 from citybrain.runtime.messages import FrameMessage
 
-__all__ = ["JPEG_MAGIC", "LatestFrame", "LiveHub", "LiveMessage", "Subscription"]
+__all__ = [
+    "JPEG_MAGIC",
+    "LatestFrame",
+    "LiveHub",
+    "LiveMessage",
+    "StreamTicket",
+    "Subscription",
+]
 
 JPEG_MAGIC = b"\xff\xd8"
 
@@ -53,7 +60,11 @@ class LatestFrame:
 
 
 class Subscription:
-    """One subscriber's bounded queue; read it with :meth:`get` on its event loop."""
+    """One subscriber's bounded queue; read it with :meth:`get` on its event loop.
+
+    Messages are numbered per subscription (the SSE ``id``), so the numbers a client sees say
+    nothing about how busy the cameras it may not see are.
+    """
 
     def __init__(
         self, camera_ids: Collection[int] | None, maxsize: int, loop: asyncio.AbstractEventLoop
@@ -63,18 +74,29 @@ class Subscription:
         self._lock = threading.Lock()
         self._loop = loop
         self._wake = asyncio.Event()
+        self._seq = 0
+        self.closed = False
         self.dropped = 0
 
     def wants(self, camera_id: int) -> bool:
         """Whether this subscriber may see ``camera_id``."""
         return self._camera_ids is None or camera_id in self._camera_ids
 
-    def offer(self, message: LiveMessage) -> None:
-        """Queue ``message`` (any thread), dropping the oldest if the queue is full."""
+    def offer(self, kind: str, camera_id: int, data: str) -> None:
+        """Queue a message (any thread), dropping the oldest if the queue is full."""
         with self._lock:
             if len(self._queue) == self._queue.maxlen:
                 self.dropped += 1
-            self._queue.append(message)
+            self._seq += 1
+            self._queue.append(LiveMessage(self._seq, kind, camera_id, data))
+        self._wake_up()
+
+    def close(self) -> None:
+        """End the subscription (the server is stopping): :meth:`get` returns at once."""
+        self.closed = True
+        self._wake_up()
+
+    def _wake_up(self) -> None:
         # The loop may already be closed when a client has just gone; nothing to wake then.
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._wake.set)
@@ -90,6 +112,17 @@ class Subscription:
         return messages
 
 
+class StreamTicket:
+    """One open video stream of a user, counted by :meth:`LiveHub.open_stream`."""
+
+    def __init__(self, held: weakref.WeakSet[StreamTicket]) -> None:
+        self._held = held
+
+    def close(self) -> None:
+        """The stream ended: it no longer counts."""
+        self._held.discard(self)
+
+
 class LiveHub:
     """Fans out live messages and keeps the latest frame and health of each camera."""
 
@@ -100,8 +133,9 @@ class LiveHub:
         self._subscribers: weakref.WeakSet[Subscription] = weakref.WeakSet()
         self._frames: dict[int, LatestFrame] = {}
         self._health: dict[int, CameraHealth] = {}
-        self._seq = 0
         self._frame_seq = 0
+        self._streams: dict[str, weakref.WeakSet[StreamTicket]] = {}
+        self.closed = False
 
     # -- publishers (any thread) ------------------------------------------------------------
 
@@ -172,10 +206,28 @@ class LiveHub:
         with self._lock:
             return len(self._subscribers)
 
+    def open_stream(self, holder: str, limit: int) -> StreamTicket | None:
+        """A ticket for one more open video stream of ``holder`` (a user), or ``None`` if they
+        hold ``limit`` already. The stream holds the ticket while it runs: it counts until
+        :meth:`StreamTicket.close` or until the stream is dropped, started or not."""
+        with self._lock:
+            held = self._streams.setdefault(holder, weakref.WeakSet())
+            if self.closed or len(held) >= limit:
+                return None
+            ticket = StreamTicket(held)
+            held.add(ticket)
+            return ticket
+
+    def close(self) -> None:
+        """The server is stopping: every stream ends now instead of holding the shutdown."""
+        with self._lock:
+            self.closed = True
+            subscriptions = list(self._subscribers)
+        for subscription in subscriptions:
+            subscription.close()
+
     def _fan_out(self, kind: str, camera_id: int, data: str) -> None:
         with self._lock:
-            self._seq += 1
-            message = LiveMessage(self._seq, kind, camera_id, data)
             targets = [s for s in self._subscribers if s.wants(camera_id)]
         for subscription in targets:
-            subscription.offer(message)
+            subscription.offer(kind, camera_id, data)

@@ -29,6 +29,7 @@ from citybrain.errors import ConfigError
 __all__ = [
     "API_TOKEN_PREFIX",
     "SECRET_FILE",
+    "LoginGuard",
     "LoginLimiter",
     "LoginTokens",
     "Passwords",
@@ -248,3 +249,45 @@ class LoginLimiter:
             oldest = sorted(self._failures, key=lambda k: self._failures[k][-1])
             for key in oldest[: len(oldest) // 2]:
                 del self._failures[key]
+
+
+class LoginGuard:
+    """The login lock-out: per user name and address, and per user name from any address.
+
+    Five failures for one name from one address lock that pair out; ``per_user`` failures for
+    one name from any addresses (an attacker rotating addresses) lock the name out too, for
+    the rest of the window. The second limit is higher: it lets an attacker delay a user's
+    login for a minute, never guess on.
+
+    Args:
+        per_pair: failures of one name from one address within ``window_s``.
+        per_user: failures of one name from all addresses within ``window_s``.
+    """
+
+    def __init__(self, *, per_pair: int = 5, per_user: int = 20, window_s: float = 60.0) -> None:
+        self._pairs = LoginLimiter(attempts=per_pair, window_s=window_s)
+        self._users = LoginLimiter(attempts=per_user, window_s=window_s)
+
+    @staticmethod
+    def _keys(username: str, client: str | None) -> tuple[tuple[str, str], tuple[str, str]]:
+        name = username.casefold()
+        return (name, client or "-"), (name, "*")
+
+    def retry_after(self, username: str, client: str | None, *, now: float) -> float | None:
+        """Seconds until this name may try again from ``client``, or ``None`` if it may now."""
+        pair, user = self._keys(username, client)
+        waits = [w for w in (self._pairs.retry_after(pair, now=now),
+                             self._users.retry_after(user, now=now)) if w is not None]  # fmt: skip
+        return max(waits) if waits else None
+
+    def failure(self, username: str, client: str | None, *, now: float) -> None:
+        """Count one failed attempt."""
+        pair, user = self._keys(username, client)
+        self._pairs.failure(pair, now=now)
+        self._users.failure(user, now=now)
+
+    def success(self, username: str, client: str | None) -> None:
+        """Forget the name's failures (its owner got in)."""
+        pair, user = self._keys(username, client)
+        self._pairs.success(pair)
+        self._users.success(user)

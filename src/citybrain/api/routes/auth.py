@@ -39,12 +39,12 @@ def login(body: LoginRequest, context: Context, session: DbSession, audit: Audit
     """Exchange a user name and password for a bearer token that expires.
 
     Five failed tries for one user name from one address within a minute lock that pair out
-    for the rest of the minute (429, with ``Retry-After``).
+    for the rest of the minute, twenty from any addresses lock the name out (429, with
+    ``Retry-After``).
     """
     client = audit.client
-    key = (body.username.casefold(), client or "-")
     now = context.clock()
-    wait = context.limiter.retry_after(key, now=now)
+    wait = context.limiter.retry_after(body.username, client, now=now)
     if wait is not None:
         log.warning("login for %r from %s refused: too many failed tries", body.username, client)
         raise HTTPException(
@@ -54,13 +54,13 @@ def login(body: LoginRequest, context: Context, session: DbSession, audit: Audit
         )
     user = _check_password(context, session, body)
     if user is None:
-        context.limiter.failure(key, now=now)
+        context.limiter.failure(body.username, client, now=now)
         log.warning("failed login for %r from %s", body.username, client)
         audit(Action.LOGIN_FAILED, body.username)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail=_WRONG, headers={"WWW-Authenticate": "Bearer"}
         )
-    context.limiter.success(key)
+    context.limiter.success(body.username, client)
     audit(Action.LOGIN, user.username)
     token = context.tokens.issue(user_id=user.id, password_hash=user.password_hash, now=now)
     return TokenPublic(access_token=token, expires_in=int(context.tokens.lifetime_s))

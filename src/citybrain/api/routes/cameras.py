@@ -32,9 +32,9 @@ from citybrain.api.schemas import (
     Problem,
 )
 from citybrain.config import config_for_store, stored_camera_config
-from citybrain.errors import ConfigError, ConfigProblem, StoreError
+from citybrain.errors import ConfigError, ConfigProblem, SourceError, StoreError
 from citybrain.records import Action, CameraRecord
-from citybrain.store import CameraRepo
+from citybrain.store import CameraRepo, redacted_source
 
 __all__ = ["router", "stored_config"]
 
@@ -70,6 +70,25 @@ def stored_config(name: str, config: dict[str, Any]) -> dict[str, Any]:
     return config_for_store(validated)
 
 
+def _checked_source(context: ApiContext, source: str) -> str:
+    """The source as it is stored (files resolved), if the server's source policy allows it.
+
+    Raises:
+        HTTPException: 422 naming ``body.source`` and why it is refused.
+    """
+    try:
+        return context.services.sources.check(source)
+    except SourceError as exc:
+        error = {"loc": ["body", "source"], "msg": str(exc), "type": "value_error"}
+        raise HTTPException(UNPROCESSABLE, detail=[error]) from None
+
+
+def _name_taken(exc: StoreError) -> HTTPException:
+    # The other camera may be one the caller cannot see: say the name is taken, nothing more.
+    log.info("camera name conflict: %s", exc)
+    return HTTPException(status.HTTP_409_CONFLICT, detail="the camera name is already in use")
+
+
 def _public(context: ApiContext, camera: CameraRecord) -> CameraPublic:
     return CameraPublic.of(camera, context.services.cameras.health().get(camera.id))
 
@@ -99,11 +118,13 @@ def create_camera(
 ) -> CameraPublic:
     """Add a camera (admin, supervisor); the runtime starts it at once if enabled."""
     forbid_restricted(principal, "add cameras")
-    fields = body.model_copy(update={"config": stored_config(body.name, body.config)})
+    source = _checked_source(context, body.source)
+    config = stored_config(body.name, body.config)
+    fields = body.model_copy(update={"source": source, "config": config})
     try:
         camera = CameraRepo(session).create(fields)
     except StoreError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+        raise _name_taken(exc) from None
     session.commit()  # before the runtime is told: it reads the camera from the store
     audit(Action.CAMERA_CREATE, principal, camera_id=camera.id, target=camera.name)
     _sync(context, camera.id)
@@ -136,19 +157,24 @@ def update_camera(
                 UNPROCESSABLE,
                 detail=[{"loc": ["body", key], "msg": "must not be null", "type": "value_error"}],
             )
+    detail: dict[str, Any] = {"fields": sorted(given)}
+    if "source" in given:
+        # A limited user could point a camera they see at one they do not, then watch it.
+        forbid_restricted(principal, "change a camera's source")
+        given["source"] = _checked_source(context, given["source"])
+        detail["source"] = {
+            "old": redacted_source(current.source), "new": redacted_source(given["source"])
+        }  # fmt: skip
     if "config" in given:
         given["config"] = stored_config(given.get("name", current.name), given["config"])
     try:
         camera = CameraRepo(session).update(camera_id=camera_id, changes=given)
     except StoreError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+        raise _name_taken(exc) from None
     if camera is None:  # deleted meanwhile
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"camera {camera_id} not found")
     session.commit()
-    audit(
-        Action.CAMERA_UPDATE, principal, camera_id=camera_id, target=camera.name,
-        detail={"fields": sorted(given)},
-    )  # fmt: skip
+    audit(Action.CAMERA_UPDATE, principal, camera_id=camera_id, target=camera.name, detail=detail)
     _sync(context, camera_id)
     return _public(context, camera)
 

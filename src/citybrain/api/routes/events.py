@@ -23,7 +23,7 @@ from citybrain.api.deps import (
     not_found,
 )
 from citybrain.api.params import EventFilters
-from citybrain.api.schemas import EventPublic, EventsPublic, Problem, ResolveRequest
+from citybrain.api.schemas import EventPublic, EventsPublic, NoteRequest, Problem
 from citybrain.errors import StoreError
 from citybrain.records import Action, EventRecord
 from citybrain.services.export import (
@@ -162,11 +162,13 @@ def acknowledge(
     context: Context,
     session: DbSession,
     audit: Audit,
+    body: NoteRequest | None = None,
 ) -> EventPublic:
-    """Take an open event in hand; records who and when."""
+    """Take an open event in hand, with an optional note; records who and when."""
+    note = body.note if body is not None else None
 
     def change(repo: EventRepo) -> EventRecord | None:
-        return repo.acknowledge(event_id=event_id, username=principal.username)
+        return repo.acknowledge(event_id=event_id, username=principal.username, note=note)
 
     return _handle(context, session, audit, principal, event_id, Action.EVENT_ACKNOWLEDGE, change)
 
@@ -178,7 +180,7 @@ def resolve(
     context: Context,
     session: DbSession,
     audit: Audit,
-    body: ResolveRequest | None = None,
+    body: NoteRequest | None = None,
 ) -> EventPublic:
     """Close an open or acknowledged event, with an optional note; records who and when."""
     note = body.note if body is not None else None

@@ -10,14 +10,22 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, Path, Request, status
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from citybrain.api.deps import Audit, Context, CurrentUser, DbSession, VideoViewer, visible_camera
+from citybrain.api.deps import (
+    Audit,
+    Context,
+    CurrentUser,
+    DbSession,
+    VideoViewer,
+    visible_camera,
+)
 from citybrain.api.schemas import MAX_ID, Problem
+from citybrain.api.streaming import StreamGuard, video_ticket
 from citybrain.records import Action
-from citybrain.services.hub import LatestFrame, LiveHub, Subscription
+from citybrain.services.hub import LatestFrame, LiveHub, StreamTicket, Subscription
 
 __all__ = ["BOUNDARY", "router"]
 
@@ -38,16 +46,20 @@ def _sse(kind: str, data: str, seq: int | None = None) -> bytes:
 
 
 async def _event_stream(
-    hub: LiveHub, subscription: Subscription, heartbeat_s: float
+    hub: LiveHub, subscription: Subscription, heartbeat_s: float, guard: StreamGuard
 ) -> AsyncIterator[bytes]:
     try:
         yield b"retry: 3000\n\n"
         for camera_id, health in sorted(hub.health().items()):
             if subscription.wants(camera_id):
                 yield _sse("health", health.model_dump_json())
-        while True:
-            messages = await subscription.get(timeout=heartbeat_s)
-            if not messages:
+        idle = 0.0
+        while not subscription.closed and await guard.allows():
+            wait = min(heartbeat_s, guard.recheck_s)
+            messages = await subscription.get(timeout=wait)
+            idle = 0.0 if messages else idle + wait
+            if idle >= heartbeat_s:
+                idle = 0.0
                 yield b": keep-alive\n\n"  # also finds out when the client is gone
             for message in messages:
                 yield _sse(message.kind, message.data, message.seq)
@@ -62,14 +74,18 @@ async def _event_stream(
                      "description": "`event: event` (LiveEventPublic) and `event: health` "
                                     "(CameraHealthPublic) messages."}},
 )  # fmt: skip
-async def event_stream(principal: CurrentUser, context: Context, audit: Audit) -> Response:
+async def event_stream(
+    principal: CurrentUser, context: Context, audit: Audit, request: Request
+) -> Response:
     """New and updated events and camera health of the cameras you may see, as Server-Sent
-    Events. A slow client loses the oldest messages, never the newest."""
+    Events. A slow client loses the oldest messages, never the newest. The stream ends when
+    your credential stops holding (checked every few seconds) or the server stops."""
     await run_in_threadpool(audit, Action.STREAM_OPEN, principal)
     hub = context.services.hub
     subscription = hub.subscribe(camera_ids=principal.camera_ids)
+    guard = StreamGuard.of(context, request)
     return StreamingResponse(
-        _event_stream(hub, subscription, context.heartbeat_s),
+        _event_stream(hub, subscription, context.heartbeat_s, guard),
         media_type="text/event-stream",
         headers=_NO_CACHE,
     )
@@ -83,15 +99,20 @@ def _part(frame: LatestFrame) -> bytes:
     return head.encode() + frame.jpeg + b"\r\n"
 
 
-async def _mjpeg(hub: LiveHub, frame: LatestFrame, poll_s: float) -> AsyncIterator[bytes]:
-    last = -1
-    current: LatestFrame | None = frame
-    while current is not None:  # None: the camera was deleted or stopped
-        if current.seq != last:
-            last = current.seq
-            yield _part(current)
-        await asyncio.sleep(poll_s)
-        current = hub.frame(frame.camera_id)
+async def _mjpeg(
+    hub: LiveHub, frame: LatestFrame, poll_s: float, guard: StreamGuard, ticket: StreamTicket
+) -> AsyncIterator[bytes]:
+    try:
+        last = -1
+        current: LatestFrame | None = frame
+        while current is not None and await guard.allows():  # None: the camera was removed
+            if current.seq != last:
+                last = current.seq
+                yield _part(current)
+            await asyncio.sleep(poll_s)
+            current = hub.frame(frame.camera_id)
+    finally:
+        ticket.close()
 
 
 async def _latest(
@@ -116,15 +137,23 @@ async def _latest(
                **_VIDEO_ERRORS},
 )  # fmt: skip
 async def live_mjpeg(
-    camera_id: CameraId, principal: VideoViewer, context: Context, session: DbSession, audit: Audit
+    camera_id: CameraId,
+    principal: VideoViewer,
+    context: Context,
+    session: DbSession,
+    audit: Audit,
+    request: Request,
 ) -> Response:
-    """The camera's anonymised live view as multipart MJPEG (for an ``<img>`` tag)."""
+    """The camera's anonymised live view as multipart MJPEG (for an ``<img>`` tag). It ends
+    when your credential stops holding or the server stops; a user may hold
+    ``limits.live_streams_per_user`` live streams at once (429 beyond)."""
     frame = await _latest(context, session, principal, camera_id)
+    ticket = video_ticket(context, principal)
     await run_in_threadpool(audit, Action.LIVE_OPEN, principal, camera_id=camera_id)
     fps = context.services.settings.live_fps
     poll_s = min(0.5, max(0.02, 1 / (2 * fps)))
     return StreamingResponse(
-        _mjpeg(context.services.hub, frame, poll_s),
+        _mjpeg(context.services.hub, frame, poll_s, StreamGuard.of(context, request), ticket),
         media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
         headers=_NO_CACHE,
     )

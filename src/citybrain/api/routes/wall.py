@@ -11,28 +11,20 @@ few seconds, so a revoked token or a disabled user stops receiving frames.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from citybrain.api.deps import (
-    RECHECK_S,
-    Audit,
-    Context,
-    DbSession,
-    VideoViewer,
-    credential_check,
-    visible_camera,
-)
+from citybrain.api.deps import Audit, Context, DbSession, VideoViewer, visible_camera
 from citybrain.api.schemas import MAX_ID, Problem
+from citybrain.api.streaming import StreamGuard, video_ticket
 from citybrain.records import Action
-from citybrain.services.hub import LatestFrame, LiveHub
+from citybrain.services.hub import LatestFrame, LiveHub, StreamTicket
 
-__all__ = ["BOUNDARY", "MAX_WALL_CAMERAS", "RECHECK_S", "router"]
+__all__ = ["BOUNDARY", "MAX_WALL_CAMERAS", "router"]
 
 router = APIRouter(tags=["live"])
 
@@ -56,21 +48,19 @@ def _part(frame: LatestFrame) -> bytes:
 
 
 async def _wall(
-    hub: LiveHub, camera_ids: list[int], poll_s: float, still_valid: Callable[[], Awaitable[bool]]
+    hub: LiveHub, camera_ids: list[int], poll_s: float, guard: StreamGuard, ticket: StreamTicket
 ) -> AsyncIterator[bytes]:
-    sent: dict[int, int] = {}
-    checked = time.monotonic()
-    while True:
-        for camera_id in camera_ids:
-            frame = hub.frame(camera_id)
-            if frame is not None and sent.get(camera_id) != frame.seq:
-                sent[camera_id] = frame.seq
-                yield _part(frame)
-        await asyncio.sleep(poll_s)
-        if time.monotonic() - checked >= RECHECK_S:
-            checked = time.monotonic()
-            if not await still_valid():
-                return
+    try:
+        sent: dict[int, int] = {}
+        while await guard.allows():
+            for camera_id in camera_ids:
+                frame = hub.frame(camera_id)
+                if frame is not None and sent.get(camera_id) != frame.seq:
+                    sent[camera_id] = frame.seq
+                    yield _part(frame)
+            await asyncio.sleep(poll_s)
+    finally:
+        ticket.close()
 
 
 @router.get(
@@ -92,14 +82,16 @@ async def wall(
     camera_ids = list(dict.fromkeys(camera))
     for camera_id in camera_ids:
         await run_in_threadpool(visible_camera, session, principal, camera_id)
+    ticket = video_ticket(context, principal)  # the whole wall is one stream
     for camera_id in camera_ids:
         await run_in_threadpool(
             audit, Action.LIVE_OPEN, principal, camera_id=camera_id, detail={"via": "wall"}
         )
     fps = context.services.settings.live_fps
     poll_s = min(0.5, max(0.02, 1 / (2 * fps)))
+    guard = StreamGuard.of(context, request)
     return StreamingResponse(
-        _wall(context.services.hub, camera_ids, poll_s, credential_check(context, request)),
+        _wall(context.services.hub, camera_ids, poll_s, guard, ticket),
         media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
         headers=_NO_CACHE,
     )

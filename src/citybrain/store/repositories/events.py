@@ -107,9 +107,10 @@ class EventRepo:
         return [EventStat.model_validate(row._mapping) for row in rows]
 
     def acknowledge(
-        self, *, event_id: str, username: str, at: datetime | None = None
+        self, *, event_id: str, username: str, note: str | None = None, at: datetime | None = None
     ) -> EventRecord | None:
-        """Mark an open event acknowledged; ``None`` if there is no such event.
+        """Mark an open event acknowledged, with an optional note; ``None`` if there is no such
+        event.
 
         Raises:
             StoreError: the event is not open.
@@ -121,12 +122,14 @@ class EventRepo:
             raise StoreError(
                 f"event {event_id} is {event.status}; only an open event can be acknowledged"
             )
-        return self._set(
-            event_id,
-            status=EventStatus.ACKNOWLEDGED.value,
-            acknowledged_by=username,
-            acknowledged_at=utc(at) if at is not None else utcnow(),
-        )
+        changes: dict[str, Any] = {
+            "status": EventStatus.ACKNOWLEDGED.value,
+            "acknowledged_by": username,
+            "acknowledged_at": utc(at) if at is not None else utcnow(),
+        }
+        if note is not None:
+            changes["note"] = note
+        return self._set(event_id, **changes)
 
     def resolve(
         self, *, event_id: str, username: str, note: str | None = None, at: datetime | None = None
