@@ -84,9 +84,7 @@ def focal_loss(predicted: torch.Tensor, heat: torch.Tensor) -> torch.Tensor:
     return (pos + neg) / positive.sum().clamp(min=1)
 
 
-def _batch(
-    samples: list[Sample], size: int, rng: np.random.Generator
-) -> tuple[torch.Tensor, ...]:
+def _batch(samples: list[Sample], size: int, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
     images, heats, sizes, offsets, masks = [], [], [], [], []
     for sample in samples:
         image, boxes = augment(sample, size, rng)
@@ -132,9 +130,7 @@ def iou(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[n
     return result
 
 
-def match(
-    found: npt.NDArray[np.float32], truth: npt.NDArray[np.float32]
-) -> npt.NDArray[np.bool_]:
+def match(found: npt.NDArray[np.float32], truth: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
     """Which detections (best first) take a not yet taken plate at :data:`MATCH_IOU`."""
     hits = np.zeros(len(found), dtype=bool)
     if not len(found) or not len(truth):

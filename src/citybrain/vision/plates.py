@@ -33,6 +33,7 @@ __all__ = [
     "inside_any",
     "normalise",
     "plate_margin",
+    "plate_regions",
     "sharpness",
 ]
 
@@ -102,6 +103,29 @@ def inside_any(plates: FloatArray, vehicles: FloatArray, share: float = 0.5) -> 
     area = np.clip(plates[:, 2:] - plates[:, :2], 1e-6, None).prod(axis=1)
     found: FloatArray = ((overlap / area[None]) >= share).any(axis=1)
     return found
+
+
+def plate_regions(
+    plates: FloatArray, vehicles: FloatArray, band_fraction: float = 0.4
+) -> FloatArray:
+    """The regions to blur for licence plates: every detected plate (with a margin), and the
+    bottom ``band_fraction`` of each vehicle box on which no plate was found (the backstop).
+
+    Args:
+        plates: ``(P, 4)`` plate boxes from :meth:`PlateDetector.detect`.
+        vehicles: ``(V, 4)`` vehicle boxes from the object detector.
+        band_fraction: the share of a vehicle box's height, from its bottom, blurred as a
+            backstop (the anonymiser's ``plate_fraction``).
+
+    Returns:
+        ``(K, 4)`` float32 boxes, not clipped to the frame.
+    """
+    plates = np.asarray(plates, dtype=np.float32).reshape(-1, 4)
+    vehicles = np.asarray(vehicles, dtype=np.float32).reshape(-1, 4)
+    bare = vehicles[~inside_any(plates, vehicles)]
+    band = bare.copy()
+    band[:, 1] = bare[:, 3] - (bare[:, 3] - bare[:, 1]) * band_fraction
+    return np.concatenate([plate_margin(plates), band]).astype(np.float32)
 
 
 def sharpness(image: Image, box: FloatArray) -> float:
