@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from citybrain.core.detections import FloatArray
 from citybrain.core.frame import Image
+from citybrain.core.headwear import HARDHAT, NO_HARDHAT, UNKNOWN
 from citybrain.vision.onnx_runtime import SessionConfig, load_session
 
 __all__ = [
@@ -48,8 +49,6 @@ __all__ = [
 
 #: Side in pixels of the square crop the network sees (models say theirs in ``crop_size``).
 CROP_SIZE = 64
-#: Verdicts of one look at a head.
-HARDHAT, NO_HARDHAT, UNKNOWN = 1, 0, -1
 #: A head whose side (as located) is under this many pixels is not judged: it is unknown.
 MIN_HEAD_SIDE = 12.0
 #: How much larger than a tight head box a head region is (the geometric middle of the training
