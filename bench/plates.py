@@ -106,12 +106,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", choices=("test", "select"), default="test")
     parser.add_argument("--model", type=Path, help="plate ONNX model (default: packaged)")
+    parser.add_argument("--threshold", type=float, help="plate score threshold (default: model's)")
     args = parser.parse_args()
     datasets = Path(os.environ.get("CITYBRAIN_DATASETS") or SHARED / "datasets")
     models = Path(os.environ.get("CITYBRAIN_MODEL_DIR") or SHARED / "models")
     select, test = split_valid(load_split(datasets / "license-plates" / "valid"))
     samples = test if args.split == "test" else select
-    plates = PlateDetector(args.model)
+    plates = PlateDetector(args.model, threshold=args.threshold)
     started = time.perf_counter()
     found = [plates.detect(s.image)[0] for s in samples]
     per_image = (time.perf_counter() - started) / len(samples)
@@ -139,6 +140,9 @@ def main() -> int:
         "(b) plates + band backstop, labelled vehicles": [
             _blur(s.image, empty, plate_regions(f, s.vehicles)) for s, f in
             zip(samples, found, strict=True)],
+        "(c) plates + band on every vehicle, Nano vehicles": [
+            _blur(s.image, empty, plate_regions(f, v, band="always")) for s, f, v in
+            zip(samples, found, nano_vehicles, strict=True)],
         "plates alone (no band)": [_blur(s.image, empty, plate_regions(f, empty)) for s, f in
                                    zip(samples, found, strict=True)],
     }  # fmt: skip

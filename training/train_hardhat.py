@@ -224,7 +224,7 @@ def fit(args: argparse.Namespace, train: Crops, valid: Crops) -> tuple[HardhatNe
     best: tuple[float, dict[str, str], dict[str, torch.Tensor]] = (-1.0, {}, {})
     started = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
-        if args.mine > 1 and epoch > args.epochs // 3:
+        if args.mine > 1 and epoch in args.mine_at:
             weight = mined_weights(net, train, args.mine)
         loss = train_epoch(net, train, weight, step)
         probability = predict(net, valid_x)
@@ -292,12 +292,15 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="hard-hat-workers folder")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the ONNX file to write")
     parser.add_argument("--size", type=int, default=64, help="crop side in pixels")
-    parser.add_argument("--epochs", type=int, default=16)
-    parser.add_argument("--per-class", type=int, default=5000, help="draws per class per epoch")
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--per-class", type=int, default=4000, help="draws per class per epoch")
     parser.add_argument("--variants", type=int, default=3, help="context crops per train head")
     parser.add_argument("--widths", type=int, nargs=4, default=[24, 32, 64, 96], help="channels")
     parser.add_argument("--hue", type=float, default=0.5, help="share of hue-rotated crops")
     parser.add_argument("--mine", type=float, default=3.0, help="weight of hard examples (1: off)")
+    parser.add_argument(
+        "--mine-at", type=int, nargs="*", default=[5, 9], help="epochs that re-weigh the crops"
+    )
     parser.add_argument("--lr", type=float, default=4e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
@@ -329,7 +332,8 @@ def main() -> None:
         "head_context": str(HEAD_CONTEXT),
         "locates_head": "1",
         "training": (
-            f"widths {args.widths} hue {args.hue} mine {args.mine} epochs {args.epochs} "
+            f"widths {args.widths} hue {args.hue} mine {args.mine} at {args.mine_at} "
+            f"epochs {args.epochs} "
             f"per_class {args.per_class} variants {args.variants} seed {args.seed}"
         ),
         "training_data": "Hard Hat Workers (Northeastern University - China), train split",

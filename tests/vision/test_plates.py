@@ -48,12 +48,15 @@ def test_plate_regions_keep_the_band_only_where_no_plate_was_found() -> None:
     np.testing.assert_allclose(regions[0], plate_margin(plates)[0])
     np.testing.assert_allclose(regions[1], [200, 30, 300, 50])  # the band backstop
     assert len(regions) == 2
+    always = plate_regions(plates, vehicles, band_fraction=0.4, band="always")
+    np.testing.assert_allclose(always[1], [0, 60, 100, 100])  # the first vehicle's band too
+    assert len(always) == 3
     assert plate_regions(np.zeros((0, 4)), np.zeros((0, 4))).shape == (0, 4)
 
 
-def test_plate_margin_grows_by_a_share_of_the_height() -> None:
+def test_plate_margin_grows_by_a_share_of_the_longer_side() -> None:
     (box,) = plate_margin(np.array([[10, 10, 50, 30]], np.float32), grow=0.25)
-    np.testing.assert_allclose(box, [5, 5, 55, 35])
+    np.testing.assert_allclose(box, [0, 0, 60, 40])
 
 
 def _plate_image() -> np.ndarray:
