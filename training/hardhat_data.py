@@ -21,7 +21,15 @@ from citybrain.core.detections import FloatArray
 from citybrain.core.frame import Image
 from citybrain.vision.hardhat import HEAD_CONTEXT, crop_regions, expand_boxes
 
-__all__ = ["CONTEXT_RANGE", "Crops", "augment", "context_jitter", "head_targets", "load_crops"]
+__all__ = [
+    "CONTEXT_RANGE",
+    "Crops",
+    "augment",
+    "bald_scalp",
+    "context_jitter",
+    "head_targets",
+    "load_crops",
+]
 
 #: Training context: a head box grows by a random factor in this range (log-uniform) about a
 #: jittered centre, as rough as head regions of person boxes are (and rougher: the locator
@@ -102,8 +110,49 @@ def load_crops(
     return Crops(np.concatenate(images), np.concatenate(labels), np.concatenate(heads))
 
 
+def bald_scalp(crop: Image, head: FloatArray, rng: np.random.Generator) -> Image:
+    """A bare head made bald: the top of the head painted over with a smooth dome of the colour
+    just below it (forehead or neck), with a bright highlight, as a lamp makes a shaved scalp
+    shine. A negative that breaks the shortcut "round, bright, smooth top = hard hat"; the
+    dataset has few bald heads, and a bald man was taken for a hard hat on a development clip.
+    """
+    out = crop.copy()
+    size = crop.shape[0]
+    cx, cy, side = (float(v) * size for v in head)
+    if side < 6:
+        return out
+    band = crop[int(max(cy, 0)) : int(min(cy + 0.25 * side, size)),
+                int(max(cx - 0.15 * side, 0)) : int(min(cx + 0.15 * side, size))]  # fmt: skip
+    if band.size == 0:
+        return out
+    colour = np.median(band.reshape(-1, 3), axis=0)
+    # The dome stays inside the labelled head box (whose upper half is hair or scalp): a dome
+    # above the head would be the shape of a hard hat.
+    centre = (round(cx), round(cy - rng.uniform(0.08, 0.14) * side))
+    axes = (round(side * rng.uniform(0.38, 0.46)), round(side * rng.uniform(0.34, 0.4)))
+    dome = np.zeros_like(out)
+    dome[:] = colour
+    shine = np.zeros(out.shape[:2], np.float32)
+    spot = (centre[0] + round(rng.uniform(-0.1, 0.1) * side), centre[1] - round(0.3 * side))
+    cv2.ellipse(shine, spot, (max(axes[0] // 3, 1), max(axes[1] // 6, 1)), 0, 0, 360, 1.0, -1)
+    shine = cv2.GaussianBlur(shine, (0, 0), max(side / 12, 0.8)) * rng.uniform(0.2, 0.6)
+    mask = np.zeros(out.shape[:2], np.float32)
+    cv2.ellipse(mask, centre, axes, 0, 180, 360, 1.0, -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), max(side / 25, 0.6))[..., None]
+    lit = dome.astype(np.float32) + (255 - dome.astype(np.float32)) * shine[..., None]
+    blended = out.astype(np.float32) * (1 - mask) + lit * mask
+    out = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
 def augment(
-    batch: Image, head: FloatArray, rng: np.random.Generator, *, hue: float
+    batch: Image,
+    head: FloatArray,
+    rng: np.random.Generator,
+    *,
+    hue: float,
+    hardhat: npt.NDArray[np.bool_] | None = None,
+    bald: float = 0.0,
 ) -> tuple[Image, FloatArray]:
     """Randomly flipped, colour-jittered, sometimes blurred, shrunk or greyed copies of crops.
 
@@ -114,12 +163,17 @@ def augment(
         hue: the share of crops whose hue is rotated by a random angle: a yellow or white
             hard hat must not be recognised by its colour alone (blonde or grey hair, a bald
             scalp under a lamp), nor a bare head by not being yellow.
+        hardhat: the crops' labels (needed for ``bald``).
+        bald: the share of crops without a hard hat made bald (:func:`bald_scalp`).
 
     Returns:
         The augmented crops and head positions.
     """
     out, head = batch.copy(), head.copy()
     n, size = len(out), out.shape[1]
+    if hardhat is not None and bald > 0:
+        for i in np.flatnonzero(~hardhat & (rng.random(n) < bald)):
+            out[i] = bald_scalp(out[i], head[i], rng)
     flip = rng.random(n) < 0.5
     out[flip] = out[flip, :, ::-1]
     head[flip, 0] = 1.0 - head[flip, 0]

@@ -175,6 +175,7 @@ class _Epoch:
     schedule: torch.optim.lr_scheduler.LRScheduler
     per_class: int
     hue: float
+    bald: float
     rng: np.random.Generator
 
 
@@ -186,7 +187,14 @@ def train_epoch(
     losses = []
     bce, l1 = nn.BCEWithLogitsLoss(), nn.SmoothL1Loss(beta=0.05)
     for index in balanced_batches(crops.hardhat, weight, step.per_class, step.rng):
-        images, head = augment(crops.images[index], crops.head[index], step.rng, hue=step.hue)
+        images, head = augment(
+            crops.images[index],
+            crops.head[index],
+            step.rng,
+            hue=step.hue,
+            hardhat=crops.hardhat[index],
+            bald=step.bald,
+        )
         x = torch.from_numpy(normalise(images))
         y = torch.from_numpy(crops.hardhat[index].astype(np.float32))
         logits, located = net(x)
@@ -218,7 +226,7 @@ def fit(args: argparse.Namespace, train: Crops, valid: Crops) -> tuple[HardhatNe
     steps = args.epochs * -(-2 * args.per_class // BATCH)
     optimiser = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=5e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, args.lr, total_steps=steps)
-    step = _Epoch(optimiser, schedule, args.per_class, args.hue, rng)
+    step = _Epoch(optimiser, schedule, args.per_class, args.hue, args.bald, rng)
     valid_x = torch.from_numpy(normalise(valid.images))
     weight = np.ones(len(train.hardhat))
     best: tuple[float, dict[str, str], dict[str, torch.Tensor]] = (-1.0, {}, {})
@@ -296,7 +304,8 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--per-class", type=int, default=4000, help="draws per class per epoch")
     parser.add_argument("--variants", type=int, default=3, help="context crops per train head")
     parser.add_argument("--widths", type=int, nargs=4, default=[24, 32, 64, 96], help="channels")
-    parser.add_argument("--hue", type=float, default=0.5, help="share of hue-rotated crops")
+    parser.add_argument("--hue", type=float, default=0.25, help="share of hue-rotated crops")
+    parser.add_argument("--bald", type=float, default=0.2, help="share of heads made bald")
     parser.add_argument("--mine", type=float, default=3.0, help="weight of hard examples (1: off)")
     parser.add_argument(
         "--mine-at", type=int, nargs="*", default=[5, 9], help="epochs that re-weigh the crops"
@@ -332,7 +341,8 @@ def main() -> None:
         "head_context": str(HEAD_CONTEXT),
         "locates_head": "1",
         "training": (
-            f"widths {args.widths} hue {args.hue} mine {args.mine} at {args.mine_at} "
+            f"widths {args.widths} hue {args.hue} bald {args.bald} mine {args.mine} at "
+            f"{args.mine_at} "
             f"epochs {args.epochs} "
             f"per_class {args.per_class} variants {args.variants} seed {args.seed}"
         ),

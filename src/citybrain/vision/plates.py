@@ -22,6 +22,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from citybrain.core.detections import FloatArray
 from citybrain.core.frame import Image
@@ -91,7 +92,9 @@ def plate_margin(boxes: FloatArray, grow: float = 0.25, minimum: float = 2.0) ->
     return np.concatenate([boxes[:, :2] - pad, boxes[:, 2:] + pad], axis=1).astype(np.float32)
 
 
-def inside_any(plates: FloatArray, vehicles: FloatArray, share: float = 0.5) -> FloatArray:
+def inside_any(
+    plates: FloatArray, vehicles: FloatArray, share: float = 0.5
+) -> npt.NDArray[np.bool_]:
     """For each vehicle box, whether at least ``share`` of some plate box lies inside it.
 
     Returns:
@@ -105,7 +108,7 @@ def inside_any(plates: FloatArray, vehicles: FloatArray, share: float = 0.5) -> 
     hi = np.minimum(vehicles[:, None, 2:], plates[None, :, 2:])
     overlap = np.clip(hi - lo, 0, None).prod(axis=2)
     area = np.clip(plates[:, 2:] - plates[:, :2], 1e-6, None).prod(axis=1)
-    found: FloatArray = ((overlap / area[None]) >= share).any(axis=1)
+    found: npt.NDArray[np.bool_] = ((overlap / area[None]) >= share).any(axis=1)
     return found
 
 
@@ -204,8 +207,11 @@ class PlateDetector:
         scale = min(self.max_side / max(height, width), 1.0)
         w, h = max(round(width * scale), 1), max(round(height * scale), 1)
         resized = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-        padded = cv2.copyMakeBorder(
-            resized, 0, -h % _MULTIPLE, 0, -w % _MULTIPLE, cv2.BORDER_CONSTANT, value=(0, 0, 0)
+        padded: Image = np.asarray(
+            cv2.copyMakeBorder(
+                resized, 0, -h % _MULTIPLE, 0, -w % _MULTIPLE, cv2.BORDER_CONSTANT, value=0
+            ),
+            dtype=np.uint8,
         )
         heat, size, offset = self._session.run(None, {self._input: normalise(padded)})
         boxes, scores = decode(heat[0, 0], size[0], offset[0], self.threshold)
