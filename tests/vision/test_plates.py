@@ -102,3 +102,16 @@ def test_packaged_detector_finds_the_plates_of_the_selection_split() -> None:
     matched = sum(int(match(detector.detect(s.image)[0], s.plates).sum()) for s in select)
     total = sum(len(s.plates) for s in select)
     assert matched / total >= 0.7, (matched, total)
+
+
+def test_detect_in_regions_maps_boxes_back_to_the_frame() -> None:
+    detector = PlateDetector(threshold=0.01)
+    image = np.zeros((300, 400, 3), np.uint8)
+    image[100:220, 150:330] = _plate_image()[:120, :180]
+    region = np.array([[150, 100, 330, 220]], np.float32)
+    boxes, scores = detector.detect_in(image, region)
+    assert boxes.shape == (len(scores), 4)
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    assert np.all((centres >= [150, 100]) & (centres <= [330, 220]))
+    assert detector.detect_in(image, np.zeros((0, 4), np.float32))[0].shape == (0, 4)
+    assert detector.detect_in(image, np.array([[0, 0, 4, 4]], np.float32))[0].shape == (0, 4)

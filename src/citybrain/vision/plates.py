@@ -194,6 +194,34 @@ class PlateDetector:
         #: The longest side of the network's input, in pixels.
         self.max_side = int(meta.get("max_side", 960)) if max_side is None else max_side
 
+    def detect_in(
+        self, image: Image, regions: FloatArray, side: int = 256
+    ) -> tuple[FloatArray, FloatArray]:
+        """Plate boxes inside ``regions`` (vehicle boxes) of ``image``, each region scaled so
+        that its longer side is ``side`` pixels: a small, far-away vehicle's plate is looked at
+        larger than in the whole frame.
+
+        Returns:
+            ``(N, 4)`` float32 boxes in the frame's pixels and ``(N,)`` scores.
+        """
+        height, width = image.shape[:2]
+        boxes, scores = [np.zeros((0, 4), np.float32)], [np.zeros(0, np.float32)]
+        for region in np.asarray(regions, dtype=np.float32).reshape(-1, 4):
+            x1, y1 = max(int(region[0]), 0), max(int(region[1]), 0)
+            x2, y2 = min(int(np.ceil(region[2])), width), min(int(np.ceil(region[3])), height)
+            if x2 - x1 < 8 or y2 - y1 < 8:
+                continue
+            scale = side / max(x2 - x1, y2 - y1)
+            crop = cv2.resize(
+                image[y1:y2, x1:x2],
+                (max(round((x2 - x1) * scale), 1), max(round((y2 - y1) * scale), 1)),
+                interpolation=cv2.INTER_LINEAR,
+            )
+            found, score = self._run(np.asarray(crop, dtype=np.uint8))
+            boxes.append(found / np.float32(scale) + np.array([x1, y1, x1, y1], np.float32))
+            scores.append(score)
+        return np.concatenate(boxes).astype(np.float32), np.concatenate(scores)
+
     def detect(self, image: Image) -> tuple[FloatArray, FloatArray]:
         """Plate boxes in ``image``.
 
@@ -207,6 +235,13 @@ class PlateDetector:
         scale = min(self.max_side / max(height, width), 1.0)
         w, h = max(round(width * scale), 1), max(round(height * scale), 1)
         resized = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        boxes, scores = self._run(np.asarray(resized, dtype=np.uint8))
+        return boxes / np.float32(scale), scores
+
+    def _run(self, image: Image) -> tuple[FloatArray, FloatArray]:
+        """Boxes in ``image`` as given (padded to a multiple of 32)."""
+        h, w = image.shape[:2]
+        resized = image
         padded: Image = np.asarray(
             cv2.copyMakeBorder(
                 resized, 0, -h % _MULTIPLE, 0, -w % _MULTIPLE, cv2.BORDER_CONSTANT, value=0
@@ -215,4 +250,7 @@ class PlateDetector:
         )
         heat, size, offset = self._session.run(None, {self._input: normalise(padded)})
         boxes, scores = decode(heat[0, 0], size[0], offset[0], self.threshold)
-        return boxes / np.float32(scale), scores
+        # Centres in the padding are not in the image: nothing there can be a plate.
+        centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+        inside = np.all((centre >= 0) & (centre < np.array([w, h], np.float32)), axis=1)
+        return boxes[inside], scores[inside]
