@@ -19,6 +19,7 @@ from quality import (  # noqa: E402 (bench/ is not a package)
     expand_groups,
     load_expectations,
     match,
+    run_clip,
 )
 
 DEVELOPMENT_CLIPS = {
@@ -73,3 +74,15 @@ def test_expectation_files_are_development_clips_with_valid_configs(path: Path) 
 def test_expectation_files_cover_every_development_clip() -> None:
     clips = {yaml.safe_load(p.read_text())["clip"] for p in EXPECTATIONS.glob("*.yaml")}
     assert clips == DEVELOPMENT_CLIPS
+
+
+@pytest.mark.slow
+def test_the_worker_clip_meets_its_expectations(samples_dir: Path, model_dir: Path) -> None:
+    # The whole engine on the shortest development clip, as bench/quality.py runs it: it keeps
+    # the report honest about the engine (the phase that wires new rules in must keep it green).
+    data, kinds, expected = load_expectations(EXPECTATIONS / "worker-zone-detection.yaml")
+    reported = run_clip(samples_dir / data["clip"], data["config"], threads=1)
+    tallies = match(reported, expected, kinds, slack=1.5)
+    assert tallies["restricted_zone"].recall == 1.0
+    assert tallies["restricted_zone"].precision == 1.0
+    assert tallies["hardhat_required"].reported == 0  # he wears a hard hat
