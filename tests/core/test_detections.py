@@ -3,7 +3,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from citybrain.core.detections import Detections, label_ids
+from citybrain.core.detections import (
+    COCO_LABELS,
+    LABEL_GROUPS,
+    Detections,
+    expand_labels,
+    label_ids,
+)
 
 
 def make(n: int) -> Detections:
@@ -52,3 +58,13 @@ def test_label_ids() -> None:
     assert label_ids(["person", "car"]).tolist() == [0, 2]
     with pytest.raises(ValueError, match="unknown label"):
         label_ids(["unicorn"])
+
+
+def test_vehicle_group_expands_to_its_members() -> None:
+    members = LABEL_GROUPS["vehicle"]
+    assert {"car", "truck", "bus", "motorcycle"} <= set(members)
+    assert expand_labels(["person", "vehicle"]) == ("person", *members)
+    assert expand_labels(["car", "vehicle"]).count("car") == 1  # no repeats
+    assert label_ids(["vehicle"]).tolist() == [COCO_LABELS.index(m) for m in members]
+    with pytest.raises(ValueError, match="groups vehicle"):
+        expand_labels(["vehicles"])

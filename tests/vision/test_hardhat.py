@@ -14,11 +14,16 @@ from citybrain.commands.hardhat import app, read_split
 from citybrain.errors import ConfigError
 from citybrain.vision.hardhat import (
     CROP_SIZE,
+    HARDHAT,
+    NO_HARDHAT,
+    UNKNOWN,
     HardhatClassifier,
     crop_regions,
     expand_boxes,
     head_region,
+    located_heads,
     normalise,
+    verdicts,
 )
 
 runner = CliRunner()
@@ -192,3 +197,31 @@ def test_read_split_refuses_a_split_without_heads(tmp_path: Path) -> None:
     (tmp_path / "labels").mkdir()
     with pytest.raises(ConfigError, match="no labelled head"):
         read_split(tmp_path)
+
+
+def test_verdicts_abstain_in_the_band_and_on_small_heads() -> None:
+    p = np.array([0.1, 0.5, 0.9, 0.1, np.nan], np.float32)
+    side = np.array([20, 20, 20, 8, 20], np.float32)
+    out = verdicts(p, side, band=(0.3, 0.7), min_side=12)
+    assert out.tolist() == [NO_HARDHAT, UNKNOWN, HARDHAT, UNKNOWN, UNKNOWN]
+
+
+def test_located_heads_map_crop_fractions_to_pixels() -> None:
+    regions = np.array([[100, 50, 200, 150], [0, 0, 40, 20]], np.float32)
+    head = np.array([[0.5, 0.5, 0.5], [0.25, 0.5, 0.25]], np.float32)
+    boxes = located_heads(regions, head)
+    np.testing.assert_allclose(boxes[0], [125, 75, 175, 125])
+    # A 40 x 20 region is cut as the 40 x 40 square about its centre (y from -10 to 30).
+    np.testing.assert_allclose(boxes[1], [5, 5, 15, 15])
+
+
+def test_assess_gives_probability_head_and_verdict(classifier: HardhatClassifier) -> None:
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, size=(120, 160, 3), dtype=np.uint8)
+    boxes = np.array([[10, 10, 70, 70], [100, 20, 104, 24]], np.float32)
+    looks = classifier.assess(image, boxes)
+    assert looks.probability.shape == (2,) and looks.head.shape == (2, 4)
+    np.testing.assert_allclose(looks.probability, classifier.classify(image, boxes), atol=1e-6)
+    assert looks.verdict[1] == UNKNOWN  # a 4 px region holds no head worth judging
+    low, high = classifier.band
+    assert 0 < low <= classifier.threshold <= high < 1

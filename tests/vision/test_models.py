@@ -188,3 +188,12 @@ def test_cli_list_and_fetch(model_dir: Path, tmp_path: Path) -> None:
     assert f"yolox_nano       yolox    {cached}" in later.output
     unknown = runner.invoke(app, ["fetch", "nope"], env=env)
     assert unknown.exit_code == 1 and "unknown model 'nope'" in unknown.output
+
+
+def test_larger_yolox_models_are_pinned_release_files() -> None:
+    for name, size in (("yolox_tiny", 20_219_662), ("yolox_s", 35_858_002)):
+        info = KNOWN_MODELS[name]
+        assert info.family == "yolox"
+        assert info.url is not None and info.url.endswith(f"/0.1.1rc0/{info.filename}")
+        assert [d.size for d in info.digests] == [size]
+        assert all(len(d.sha256) == 64 for d in info.digests)

@@ -25,10 +25,11 @@ from rich.progress import Progress
 
 from citybrain.core.detections import FloatArray
 from citybrain.core.frame import Image
+from citybrain.core.headwear import HARDHAT, NO_HARDHAT, UNKNOWN
 from citybrain.errors import CitybrainError, ConfigError
 from citybrain.vision.hardhat import HEAD_CONTEXT, HardhatClassifier, expand_boxes
 
-__all__ = ["LabelledImage", "Scores", "app", "load_image", "read_split", "score"]
+__all__ = ["LabelledImage", "Scores", "abstain_figures", "app", "load_image", "read_split", "score"]
 
 HEAD_CLASS = 0
 HELMET_CLASS = 1
@@ -141,14 +142,29 @@ def score(probability: FloatArray, hardhat: npt.NDArray[np.bool_], threshold: fl
 
 def _classify_split(
     classifier: HardhatClassifier, split: list[LabelledImage], *, progress: bool
-) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-    probabilities, labels = [], []
+) -> tuple[FloatArray, npt.NDArray[np.int8], npt.NDArray[np.bool_]]:
+    probabilities, verdicts, labels = [], [], []
     for item in _tracked(split, progress=progress):
         image = load_image(item.image)
         regions = expand_boxes(item.pixel_xyxy(image.shape[1], image.shape[0]), HEAD_CONTEXT)
-        probabilities.append(classifier.classify(image, regions))
+        looks = classifier.assess(image, regions)
+        probabilities.append(looks.probability)
+        verdicts.append(looks.verdict)
         labels.append(item.hardhat)
-    return np.concatenate(probabilities), np.concatenate(labels)
+    return np.concatenate(probabilities), np.concatenate(verdicts), np.concatenate(labels)
+
+
+def abstain_figures(
+    verdict: npt.NDArray[np.int8], hardhat: npt.NDArray[np.bool_]
+) -> tuple[float, float]:
+    """The share of looks decided (outside the abstain band, heads large enough), and the
+    balanced accuracy of the decided ones."""
+    decided = verdict != UNKNOWN
+    if not decided.any():
+        return 0.0, 0.0
+    right_hat = (verdict[hardhat] == HARDHAT).sum() / max(int((decided & hardhat).sum()), 1)
+    right_bare = (verdict[~hardhat] == NO_HARDHAT).sum() / max(int((decided & ~hardhat).sum()), 1)
+    return float(decided.mean()), float((right_hat + right_bare) / 2)
 
 
 def _tracked(split: list[LabelledImage], *, progress: bool) -> Iterator[LabelledImage]:
@@ -184,17 +200,23 @@ def evaluate(
     threads: Annotated[int, typer.Option(min=1, help="ONNX Runtime threads.")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
-    """Classify every labelled head box of SPLIT_DIR and print the figures as one JSON object."""
+    """Classify every labelled head box of SPLIT_DIR and print the figures as one JSON object.
+
+    Besides the figures at the threshold, ``decided_share`` and ``decided_balanced_accuracy``
+    say how many looks fall outside the model's abstain band (on heads of 12 px or more) and
+    how right those are.
+    """
     started = time.perf_counter()
     try:
         split = read_split(split_dir)
         classifier = HardhatClassifier(model, threads=threads)
         progress = not quiet and sys.stderr.isatty()
-        probability, hardhat = _classify_split(classifier, split, progress=progress)
+        probability, verdict, hardhat = _classify_split(classifier, split, progress=progress)
     except CitybrainError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
     figures = score(probability, hardhat, classifier.threshold if threshold is None else threshold)
+    decided_share, decided_accuracy = abstain_figures(verdict, hardhat)
     report = {
         "split": str(split_dir),
         "images": len(split),
@@ -205,6 +227,9 @@ def evaluate(
         "n_helmet": figures.n_helmet,
         "n_head": figures.n_head,
         "threshold": round(figures.threshold, 4),
+        "abstain_band": [round(v, 4) for v in classifier.band],
+        "decided_share": round(decided_share, 4),
+        "decided_balanced_accuracy": round(decided_accuracy, 4),
         "seconds": round(time.perf_counter() - started, 2),
     }
     typer.echo(json.dumps(report))

@@ -5,34 +5,52 @@ region with :func:`head_region`, and asks :class:`HardhatClassifier` for the pro
 head in that region wears a hard hat. Caps, cowboy hats and hoods are not hard hats.
 
 The packaged model (``weights/hardhat.onnx``, see ``weights/HARDHAT.md``) is a small CNN trained by
-this project (``training/train_hardhat.py``). The crop and normalisation functions below are the
-only preprocessing: the training script imports them, so training and run time cannot drift apart.
+this project (``training/train_hardhat.py``). Besides P(hard hat) it says where the head is in the
+crop: the classifier looks once at the rough region, and again at the head it located there, so
+that a region much larger than the head, or off centre, is judged on the head itself.
+
+A look is *decided* only where the head is large enough and P(hard hat) lies outside the model's
+abstain band (:meth:`HardhatClassifier.assess`); otherwise it is unknown and a track waits for a
+better look. The crop and normalisation functions below are the only preprocessing: the training
+script imports them, so training and run time cannot drift apart.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from citybrain.core.detections import FloatArray
 from citybrain.core.frame import Image
+from citybrain.core.headwear import HARDHAT, NO_HARDHAT, UNKNOWN
 from citybrain.vision.onnx_runtime import SessionConfig, load_session
 
 __all__ = [
     "CROP_SIZE",
+    "HARDHAT",
     "HEAD_CONTEXT",
+    "MIN_HEAD_SIDE",
+    "NO_HARDHAT",
+    "UNKNOWN",
     "HardhatClassifier",
+    "HeadLooks",
     "crop_regions",
     "expand_boxes",
     "head_region",
+    "located_heads",
     "normalise",
+    "verdicts",
 ]
 
-#: Side in pixels of the square crop the network sees.
-CROP_SIZE = 48
+#: Side in pixels of the square crop the network sees (models say theirs in ``crop_size``).
+CROP_SIZE = 64
+#: A head whose side (as located) is under this many pixels is not judged: it is unknown.
+MIN_HEAD_SIDE = 12.0
 #: How much larger than a tight head box a head region is (the geometric middle of the training
 #: range): evaluation on labelled head boxes expands them by this factor, as run time would.
 HEAD_CONTEXT = 1.6
@@ -49,6 +67,54 @@ _HEAD_OF_HEIGHT = 0.5
 _ABOVE_TOP = 0.1
 _MIN_SIDE = 2.0
 _DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class HeadLooks:
+    """One look at each of N heads.
+
+    Attributes:
+        probability: ``(N,)`` float32 P(hard hat).
+        head: ``(N, 4)`` float32 the located head boxes ``x1, y1, x2, y2`` in pixels.
+        verdict: ``(N,)`` int8 :data:`HARDHAT`, :data:`NO_HARDHAT` or :data:`UNKNOWN`.
+    """
+
+    probability: FloatArray
+    head: FloatArray
+    verdict: npt.NDArray[np.int8]
+
+
+def verdicts(
+    probability: FloatArray, head_side: FloatArray, band: tuple[float, float], min_side: float
+) -> npt.NDArray[np.int8]:
+    """Decide looks: below the band no hard hat, above it a hard hat, in it (or a head under
+    ``min_side`` pixels, or NaN) unknown."""
+    p = np.asarray(probability, dtype=np.float32).reshape(-1)
+    side = np.asarray(head_side, dtype=np.float32).reshape(-1)
+    out = np.full(len(p), UNKNOWN, dtype=np.int8)
+    judged = side >= min_side
+    out[judged & (p < band[0])] = NO_HARDHAT
+    out[judged & (p >= band[1])] = HARDHAT
+    return out
+
+
+def located_heads(regions: FloatArray, head: FloatArray) -> FloatArray:
+    """Head boxes in pixels from the network's head output for the crops of ``regions``.
+
+    Args:
+        regions: ``(N, 4)`` the regions the crops were cut from (each cut as the square of side
+            ``max(w, h)`` about its centre, as :func:`crop_regions` does).
+        head: ``(N, 3)`` head centre x, y and side as fractions of the crop's side.
+    """
+    regions = np.asarray(regions, dtype=np.float32).reshape(-1, 4)
+    head = np.asarray(head, dtype=np.float32).reshape(-1, 3)
+    side = np.maximum(regions[:, 2:] - regions[:, :2], _MIN_SIDE).max(axis=1)
+    origin = (regions[:, :2] + regions[:, 2:]) / 2 - side[:, None] / 2
+    centre = origin + head[:, :2] * side[:, None]
+    half = np.clip(head[:, 2], 0.05, 1.5) * side / 2
+    return np.concatenate([centre - half[:, None], centre + half[:, None]], axis=1).astype(
+        np.float32
+    )
 
 
 def expand_boxes(boxes: FloatArray, factor: float) -> FloatArray:
@@ -139,10 +205,11 @@ class HardhatClassifier:
         >>> classifier = HardhatClassifier()
         >>> p = classifier.classify(frame.image, head_region(people.xyxy))
         >>> no_hardhat = p < classifier.threshold
+        >>> looks = classifier.assess(frame.image, head_region(people.xyxy))  # with abstaining
 
     Args:
-        model_path: an ONNX model with the packaged model's input and output; ``None`` loads the
-            packaged weights.
+        model_path: an ONNX model with the packaged model's input and outputs (a model with the
+            ``p_hardhat`` output only is used in one pass); ``None`` loads the packaged weights.
         threads: ONNX Runtime intra-op threads.
     """
 
@@ -155,9 +222,17 @@ class HardhatClassifier:
         else:
             self._session, _ = load_session(model_path, config)
         self._input = self._session.get_inputs()[0].name
+        self._locates = len(self._session.get_outputs()) > 1
         meta = self._session.get_modelmeta().custom_metadata_map
         #: The decision threshold chosen on the validation split (stored in the model).
         self.threshold = float(meta.get("threshold", _DEFAULT_THRESHOLD))
+        #: P(hard hat) in ``[low, high)`` is too uncertain to decide (chosen on valid).
+        self.band = (
+            float(meta.get("abstain_low", self.threshold)),
+            float(meta.get("abstain_high", self.threshold)),
+        )
+        self.crop_size = int(meta.get("crop_size", 48))
+        self.context = float(meta.get("head_context", HEAD_CONTEXT))
 
     def classify(self, image: Image, boxes: FloatArray) -> FloatArray:
         """P(hard hat) for each head region.
@@ -171,9 +246,33 @@ class HardhatClassifier:
         Returns:
             ``(N,)`` float32 probabilities; empty for no boxes.
         """
+        return self.assess(image, boxes).probability
+
+    def assess(
+        self, image: Image, boxes: FloatArray, *, min_side: float = MIN_HEAD_SIDE
+    ) -> HeadLooks:
+        """One look at the head in each region: P(hard hat), where the head is, and a verdict.
+
+        A model that locates heads looks twice: at the region, then at the head it found there
+        grown by the model's head context (the context it was validated at).
+        """
         boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
         if len(boxes) == 0:
-            return np.zeros(0, dtype=np.float32)
-        batch = normalise(crop_regions(image, boxes))
-        (probability,) = self._session.run(None, {self._input: batch})
-        return np.asarray(probability, dtype=np.float32).reshape(-1)
+            empty = np.zeros(0, dtype=np.float32)
+            return HeadLooks(empty, np.zeros((0, 4), np.float32), np.zeros(0, np.int8))
+        probability, head = self._run(image, boxes)
+        if head is None:
+            heads = expand_boxes(boxes, 1 / self.context)
+        else:
+            heads = located_heads(boxes, head)
+            probability, _ = self._run(image, expand_boxes(heads, self.context))
+        side = (heads[:, 2:] - heads[:, :2]).mean(axis=1)
+        return HeadLooks(probability, heads, verdicts(probability, side, self.band, min_side))
+
+    def _run(self, image: Image, boxes: FloatArray) -> tuple[FloatArray, FloatArray | None]:
+        batch = normalise(crop_regions(image, boxes, self.crop_size))
+        outputs = self._session.run(None, {self._input: batch})
+        probability = np.asarray(outputs[0], dtype=np.float32).reshape(-1)
+        if not self._locates:
+            return probability, None
+        return probability, np.asarray(outputs[1], dtype=np.float32).reshape(-1, 3)

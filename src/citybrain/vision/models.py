@@ -90,6 +90,34 @@ KNOWN_MODELS: dict[str, ModelInfo] = {
             ),
             url=f"{_YOLOX_RELEASE}/yolox_nano.onnx",
         ),
+        # Larger detectors of the same family (Apache-2.0, official exports, same decoding),
+        # for cameras where accuracy matters more than cost. Size and SHA-256 of the release
+        # files as published in public model manifests (e.g. the SHA256SUMS of the repositories
+        # RiosenBeq/DALSAN and itsmygithubacct/kilix-yolox, which agree with each other and
+        # with this module's yolox_nano digest); not yet checked against a downloaded copy here.
+        ModelInfo(
+            name="yolox_tiny",
+            filename="yolox_tiny.onnx",
+            family="yolox",
+            digests=(
+                Digest(
+                    20_219_662, "427cc366d34e27ff7a03e2899b5e3671425c262ea2291f88bb942bc1cc70b0f7"
+                ),
+            ),
+            url=f"{_YOLOX_RELEASE}/yolox_tiny.onnx",
+        ),
+        ModelInfo(
+            # Its export takes 640 x 640 inputs: a camera using it sets detector.input_size 640.
+            name="yolox_s",
+            filename="yolox_s.onnx",
+            family="yolox",
+            digests=(
+                Digest(
+                    35_858_002, "c5c2d13e59ae883e6af3b45daea64af4833a4951c92d116ec270d9ddbe998063"
+                ),
+            ),
+            url=f"{_YOLOX_RELEASE}/yolox_s.onnx",
+        ),
         ModelInfo(
             # The export's repository carries no licence: accepted when provided, never downloaded.
             name="picodet_xs_320",
