@@ -32,6 +32,7 @@ from pathlib import Path
 
 import av
 
+from citybrain.records import CameraFields
 from citybrain.runtime.camera import RunnerOptions
 from citybrain.runtime.messages import CameraHealth, HealthMessage, WorkerMessage
 from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
@@ -83,7 +84,7 @@ class HealthLog:
 
     def window(self, camera_id: int, since: float) -> list[CameraHealth]:
         with self._lock:
-            return [h for h in self.reports.get(camera_id, []) if h.at >= since]
+            return [h for h in self.reports.get(camera_id, []) if h.at.timestamp() >= since]
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ def measure(log: HealthLog, ids: list[int], settle: float, seconds: float) -> St
 def add_camera(store: Store, index: int, source: Path) -> int:
     with store.session() as session:
         repo = CameraRepo(session)
-        return repo.create(name=f"bench-{index}", source=str(source), config=CONFIG).id
+        fields = CameraFields(name=f"bench-{index}", source=str(source), config=CONFIG)
+        return repo.create(fields).id
 
 
 def ramp(args: argparse.Namespace, clip: Path, data: Path) -> list[Step]:

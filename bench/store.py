@@ -29,8 +29,16 @@ import psycopg
 from psycopg import sql
 
 from citybrain.core.events import Event, EventPhase, EventUpdate
-from citybrain.store import BatchPolicy, EventQuery, EventRepo, EventWriter, Store, open_store
-from citybrain.store.models import Camera
+from citybrain.records import CameraFields, event_state
+from citybrain.store import (
+    BatchPolicy,
+    CameraRepo,
+    EventQuery,
+    EventRepo,
+    EventWriter,
+    Store,
+    open_store,
+)
 
 __all__ = ["main"]
 
@@ -55,11 +63,13 @@ def _admin(server: str, statement: sql.Composed) -> None:
 
 def _cameras(store: Store, n: int) -> list[int]:
     with store.session() as session:
-        cameras = [Camera(name=f"cam-{i:04d}", source=f"rtsp://10.0.{i // 250}.{i % 250}/s",
-                          config={}) for i in range(n)]  # fmt: skip
-        session.add_all(cameras)
-        session.flush()
-        return [c.id for c in cameras]
+        repo = CameraRepo(session)
+        return [
+            repo.create(
+                CameraFields(name=f"cam-{i:04d}", source=f"rtsp://10.0.{i // 250}.{i % 250}/s")
+            ).id
+            for i in range(n)
+        ]
 
 
 def _events(n: int) -> list[Event]:
@@ -75,7 +85,8 @@ def _write_all(writer: EventWriter, updates: list[EventUpdate], cameras: list[in
     """Submit ``updates`` and wait until they are in the database; returns seconds taken."""
     started = time.perf_counter()
     for i, update in enumerate(updates):
-        writer.submit(update, camera_id=cameras[i % len(cameras)], origin=NOW)
+        camera_id = cameras[i % len(cameras)]
+        writer.submit(event_state(update, camera_id=camera_id, origin=NOW.timestamp()))
     if not writer.flush(timeout=600):
         raise RuntimeError(f"ingest did not finish: {writer.stats()}")
     return time.perf_counter() - started
