@@ -26,6 +26,7 @@ from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
 from citybrain.runtime.vision_pool import BatchSettings
 from citybrain.runtime.worker_process import WorkerOptions
 from citybrain.server.demo import add_demo_cameras
+from citybrain.server.listen import bind_listener
 from citybrain.services import Services, network_policy
 from citybrain.services.audit import AuditTrail
 from citybrain.services.hub import LiveHub
@@ -112,10 +113,16 @@ def run_server(settings: ServerSettings) -> None:
     """Serve until SIGINT or SIGTERM, then shut down cleanly.
 
     Raises:
+        ListenError: the address cannot be listened on (nothing was started).
         StoreError: the database cannot be opened.
         ConfigError: the token key is unusable.
     """
-    server = build_server(settings)
+    listener = bind_listener(settings.host, settings.port)  # first: a busy port starts nothing
+    try:
+        server = build_server(settings)
+    except BaseException:
+        listener.close()
+        raise
     _on_stop_signals(_raise_stop)
     try:
         _prepare_cameras(server)
@@ -127,11 +134,12 @@ def run_server(settings: ServerSettings) -> None:
         )  # fmt: skip
         # uvicorn handles SIGINT and SIGTERM itself (a graceful HTTP stop), then re-raises the
         # signal it caught: it lands in _raise_stop instead of killing the process unflushed.
-        _Uvicorn(config, on_exit=server.supervisor.begin_shutdown).run()
+        _Uvicorn(config, on_exit=server.supervisor.begin_shutdown).run(sockets=[listener])
     except _StopRequested:
         pass
     finally:
         _on_stop_signals(_note_stop)
+        listener.close()
         log.info("shutting down: stopping cameras and flushing events")
         server.close()
 
