@@ -67,6 +67,8 @@ class WorkerHandle:
             for kind, q in (("reliable", self._reliable), ("lossy", self._lossy))
         ]
         self.ready = False
+        self._handing = threading.Lock()  # held while a message is handed on
+        self._retired = False
 
     @property
     def alive(self) -> bool:
@@ -99,6 +101,12 @@ class WorkerHandle:
             self.process.join(5.0)
         self.join_drains()
 
+    def retire(self) -> None:
+        """Hand on nothing more from this worker (its death was dealt with: a message that
+        comes later must not reopen what was closed for it). Waits for one being handed on."""
+        with self._handing:
+            self._retired = True
+
     def join_drains(self, timeout: float = 10.0) -> None:
         """Wait until the drains have handed on everything a dead worker left in its queues."""
         for drain in self._drains:
@@ -121,7 +129,14 @@ class WorkerHandle:
                 # A worker killed mid-write leaves a torn message behind; its queue dies with it.
                 log.warning("worker %d: queue unreadable (%s); dropping it", self.index, exc)
                 return
-            try:
-                self._handler(self.index, message)
-            except Exception:
-                log.exception("worker %d: handling %s failed", self.index, type(message).__name__)
+            with self._handing:
+                if self._retired:
+                    log.warning("worker %d: %s after its end dropped", self.index,
+                                type(message).__name__)  # fmt: skip
+                    return
+                try:
+                    self._handler(self.index, message)
+                except Exception:
+                    log.exception(
+                        "worker %d: handling %s failed", self.index, type(message).__name__
+                    )

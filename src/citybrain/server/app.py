@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from citybrain.api.main import create_app
 from citybrain.config.server import ServerSettings
+from citybrain.core.events import EndedBy
 from citybrain.runtime.camera import RunnerOptions
 from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
 from citybrain.runtime.vision_pool import BatchSettings
@@ -35,6 +36,7 @@ from citybrain.services.router import MessageRouter
 from citybrain.store import (
     CameraRepo,
     CountWriter,
+    EventRepo,
     EventWriter,
     MediaStore,
     Store,
@@ -125,6 +127,7 @@ def run_server(settings: ServerSettings) -> None:
         raise
     _on_stop_signals(_raise_stop)
     try:
+        _end_events_left_open(server)
         _prepare_cameras(server)
         server.supervisor.start()
         _greet(server)
@@ -142,6 +145,20 @@ def run_server(settings: ServerSettings) -> None:
         listener.close()
         log.info("shutting down: stopping cameras and flushing events")
         server.close()
+
+
+def _end_events_left_open(server: Server) -> None:
+    """End the events a previous run left open (it crashed or was killed: no camera of it will
+    ever end them), before this run's cameras start theirs. The journal it left goes first.
+
+    One server per store: a cluster of servers on one database must do this per camera.
+    """
+    if not server.events.flush(timeout=30.0):
+        log.warning("the last run's event journal is not written yet: its open events stay open")
+    with server.store.session() as session:
+        ended = EventRepo(session).end_open(reason=EndedBy.SERVER_RESTART)
+    if ended:
+        log.warning("%d event(s) the last run left open ended (server_restart)", len(ended))
 
 
 def _prepare_cameras(server: Server) -> None:
