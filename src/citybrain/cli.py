@@ -1,4 +1,8 @@
-"""The ``citybrain`` command line."""
+"""The ``citybrain`` command line.
+
+Importing it is cheap on purpose: each command imports what it needs when it runs (see
+:mod:`citybrain.commands.common`), so ``--help`` never loads the engine, the store or the server.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ from typing import Annotated
 import typer
 
 from citybrain import __version__
-from citybrain.commands import cameras, hardhat, models, users
+from citybrain.commands import cameras, hardhat_command, models, users
 from citybrain.commands.analyze import analyze_command
+from citybrain.commands.common import Command, Group
 from citybrain.commands.serve import serve_command
 from citybrain.logs import configure_logging
 
@@ -20,10 +25,12 @@ app = typer.Typer(
     "No face recognition, no re-identification: faces and plates are only ever blurred.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    cls=Group,
 )
-app.command("serve")(serve_command)
-app.command("analyze")(analyze_command)
-app.add_typer(hardhat.app, name="hardhat")
+app.command("serve", cls=Command)(serve_command)
+app.command("analyze", cls=Command)(analyze_command)
+app.add_typer(hardhat_command.app, name="hardhat")
 app.add_typer(models.app, name="models")
 app.add_typer(users.app, name="user")
 app.add_typer(cameras.app, name="camera")
@@ -47,3 +54,6 @@ def main(
         logging.DEBUG if verbose else logging.INFO,
         "%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic narrates every store opening (plugins, context, "will assume..."): only its
+    # warnings and errors are news to whoever runs a command, unless they asked for more.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)

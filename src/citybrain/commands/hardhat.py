@@ -8,36 +8,32 @@ that are not five fields (polygons) are skipped. The training script reads split
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
 import cv2
 import numpy as np
 import numpy.typing as npt
-import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from citybrain.commands.hardhat_command import app
 from citybrain.core.detections import FloatArray
 from citybrain.core.frame import Image
 from citybrain.core.headwear import HARDHAT, NO_HARDHAT, UNKNOWN
-from citybrain.errors import CitybrainError, ConfigError
+from citybrain.errors import ConfigError
 from citybrain.vision.hardhat import HEAD_CONTEXT, HardhatClassifier, expand_boxes
 
-__all__ = ["LabelledImage", "Scores", "abstain_figures", "app", "load_image", "read_split", "score"]
+__all__ = [
+    "LabelledImage", "Scores", "abstain_figures", "app", "evaluate_split", "load_image",
+    "read_split", "score",
+]  # fmt: skip
 
 HEAD_CLASS = 0
 HELMET_CLASS = 1
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-
-app = typer.Typer(
-    help="The hard-hat classifier: measure it on labelled data.", no_args_is_help=True
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,46 +174,26 @@ def _tracked(split: list[LabelledImage], *, progress: bool) -> Iterator[Labelled
             bar.advance(task)
 
 
-@app.callback()
-def _hardhat() -> None:
-    """The hard-hat classifier: measure it on labelled data."""
-
-
-@app.command()
-def evaluate(
-    split_dir: Annotated[
-        Path, typer.Argument(help="A YOLO-format split: images/ and labels/ (0 head, 1 helmet).")
-    ],
-    threshold: Annotated[
-        float | None,
-        typer.Option(
-            min=0.0, max=1.0, help="Decision threshold on P(hard hat); default: the model's own."
-        ),
-    ] = None,
-    model: Annotated[
-        Path | None, typer.Option(help="An ONNX model file; default: the packaged weights.")
-    ] = None,
-    threads: Annotated[int, typer.Option(min=1, help="ONNX Runtime threads.")] = 1,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
-) -> None:
-    """Classify every labelled head box of SPLIT_DIR and print the figures as one JSON object.
+def evaluate_split(
+    split_dir: Path, *, threshold: float | None, model: Path | None, threads: int, progress: bool
+) -> dict[str, object]:
+    """Classify every labelled head box of ``split_dir``: the figures ``evaluate`` prints.
 
     Besides the figures at the threshold, ``decided_share`` and ``decided_balanced_accuracy``
     say how many looks fall outside the model's abstain band (on heads of 12 px or more) and
     how right those are.
+
+    Raises:
+        ConfigError: the split is not a labelled YOLO-format split.
+        ModelError: the model cannot be loaded.
     """
     started = time.perf_counter()
-    try:
-        split = read_split(split_dir)
-        classifier = HardhatClassifier(model, threads=threads)
-        progress = not quiet and sys.stderr.isatty()
-        probability, verdict, hardhat = _classify_split(classifier, split, progress=progress)
-    except CitybrainError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
+    split = read_split(split_dir)
+    classifier = HardhatClassifier(model, threads=threads)
+    probability, verdict, hardhat = _classify_split(classifier, split, progress=progress)
     figures = score(probability, hardhat, classifier.threshold if threshold is None else threshold)
     decided_share, decided_accuracy = abstain_figures(verdict, hardhat)
-    report = {
+    return {
         "split": str(split_dir),
         "images": len(split),
         "balanced_accuracy": round(figures.balanced_accuracy, 4),
@@ -232,4 +208,3 @@ def evaluate(
         "decided_balanced_accuracy": round(decided_accuracy, 4),
         "seconds": round(time.perf_counter() - started, 2),
     }
-    typer.echo(json.dumps(report))

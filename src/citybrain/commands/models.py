@@ -6,17 +6,22 @@ from typing import Annotated
 
 import typer
 
+from citybrain.commands.common import Command, new_app
 from citybrain.errors import ModelError
-from citybrain.vision.models import KNOWN_MODELS, cache_dir, find_model, install_model, model_dir
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Model files: where they are, and fetching them.", no_args_is_help=True)
+app = new_app("Model files: where they are, and fetching them.")
 
 
-@app.command("list")
+@app.command("list", cls=Command)
 def list_models() -> None:
-    """Show every known model, its family, and where its verified file is (if anywhere)."""
+    """Show the known models and where their files are.
+
+    Each with its family and its verified file, if there is one.
+    """
+    from citybrain.vision.models import KNOWN_MODELS, cache_dir, find_model, model_dir
+
     local = model_dir()
     typer.echo(f"model dir: {local if local else '(CITYBRAIN_MODEL_DIR not set)'}")
     typer.echo(f"cache:     {cache_dir()}")
@@ -29,13 +34,18 @@ def list_models() -> None:
         typer.echo(f"{name:<16} {info.family:<8} {where}")
 
 
-@app.command("fetch")
+@app.command("fetch", cls=Command)
 def fetch(
     name: Annotated[str, typer.Argument(help="A model name from `citybrain models list`.")] = (
         "yolox_nano"
     ),
 ) -> None:
-    """Put a verified copy of model NAME in the cache (from CITYBRAIN_MODEL_DIR or its release)."""
+    """Put a verified copy of model NAME in the cache.
+
+    The copy comes from CITYBRAIN_MODEL_DIR, else from the model's release URL.
+    """
+    from citybrain.vision.models import install_model
+
     try:
         path = install_model(name)
     except ModelError as exc:

@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from citybrain.config.server import load_settings
+from citybrain.commands.common import DataOption
 from citybrain.errors import CitybrainError
-from citybrain.server.app import run_server
 
 __all__ = ["serve_command"]
 
@@ -19,12 +18,7 @@ def serve_command(
         Path | None,
         typer.Option("--config", "-c", help="Server settings (YAML); absent = the defaults."),
     ] = None,
-    data: Annotated[
-        Path | None,
-        typer.Option(
-            "--data", help="Data directory (default: $CITYBRAIN_DATA or ./citybrain-data)."
-        ),
-    ] = None,
+    data: DataOption = None,
     host: Annotated[
         str | None, typer.Option("--host", help="Address to listen on (default 127.0.0.1).")
     ] = None,
@@ -32,12 +26,18 @@ def serve_command(
         int | None, typer.Option("--port", "-p", help="TCP port (default 8000).", min=1, max=65535)
     ] = None,
 ) -> None:
-    """Serve the API and run every enabled camera until Ctrl-C (or SIGTERM).
+    """Serve the API and run every enabled camera.
+
+    It runs until Ctrl-C or SIGTERM, then ends the cameras' open events and writes everything
+    it holds.
 
     With no settings file it runs embedded: SQLite in the data directory and the cameras in
     local worker processes. With CITYBRAIN_SAMPLES pointing at the development clips and no
     cameras in the store, it adds looping demo cameras.
     """
+    from citybrain.config.server import load_settings
+    from citybrain.server.app import run_server
+
     try:
         settings = load_settings(config, data_dir=data, host=host, port=port)
         run_server(settings)

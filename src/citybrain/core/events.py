@@ -5,11 +5,21 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["BBox", "Event", "EventFacts", "EventPhase", "EventUpdate", "LineCount", "new_event_id"]
+__all__ = [
+    "ENDED_BY",
+    "BBox",
+    "EndedBy",
+    "Event",
+    "EventFacts",
+    "EventPhase",
+    "EventUpdate",
+    "LineCount",
+    "new_event_id",
+]
 
 
 class EventPhase(StrEnum):
@@ -18,6 +28,27 @@ class EventPhase(StrEnum):
     START = "start"
     UPDATE = "update"
     END = "end"
+
+
+#: The ``details`` key that says why an event ended when its rule did not end it.
+ENDED_BY = "ended_by"
+
+
+class EndedBy(StrEnum):
+    """Why an event was ended for its rule: what stopped watching (``details["ended_by"]``).
+
+    An event its rule ends (the person left, the crowd thinned) has no ``ended_by``.
+    """
+
+    SOURCE_ENDED = "source_ended"
+    SOURCE_LOST = "source_lost"
+    CAMERA_STOPPED = "camera_stopped"
+    WORKER_STOPPED = "worker_stopped"
+    WORKER_DIED = "worker_died"
+    SERVER_RESTART = "server_restart"
+    INTERRUPTED = "interrupted"
+    TIME_LIMIT = "time_limit"
+    ERROR = "error"
 
 
 def new_event_id() -> str:
@@ -67,6 +98,10 @@ class EventFacts(BaseModel):
     def facts(self) -> dict[str, Any]:
         """Just the :class:`EventFacts` fields, as a dict (for a record of another boundary)."""
         return {name: getattr(self, name) for name in EventFacts.model_fields}
+
+    def marked_ended_by(self, reason: EndedBy) -> Self:
+        """A copy whose ``details`` say why it was ended (``details["ended_by"]``)."""
+        return self.model_copy(update={"details": {**self.details, ENDED_BY: reason.value}})
 
 
 class Event(EventFacts):

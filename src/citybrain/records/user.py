@@ -48,6 +48,12 @@ class UserRecord(Record):
         """The camera filter for searches: ``None`` means every camera."""
         return self.camera_ids if self.restricted else None
 
+    @property
+    def full_admin(self) -> bool:
+        """An enabled admin who sees every camera: one must always remain (who else would
+        manage the others?)."""
+        return self.role is Role.ADMIN and not self.disabled and not self.restricted
+
 
 class UserAccount(UserRecord):
     """A stored user with the password hash that only the login and token checks read."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pathlib import Path
 from citybrain.config.model import CameraConfig
 from citybrain.ingest import Reader, ReaderOptions, ReaderStats
 from citybrain.pipeline import MOTION_WIDTH, CameraPipeline, PipelineStats, Vision
-from citybrain.runtime.loop import FrameLoop
+from citybrain.runtime.loop import FrameLoop, LoopEnd
 from citybrain.sinks.base import FanOut, ProgressSink
 from citybrain.sinks.files import FileSink
 
@@ -92,8 +93,14 @@ def analyze(
     *,
     progress: ProgressCallback | None = None,
     vision: Vision | None = None,
+    stop: threading.Event | None = None,
 ) -> AnalysisReport:
     """Analyse ``source`` with ``config`` and write events, snapshots, counts and stats to ``out``.
+
+    Setting ``stop`` (a signal handler does, for Ctrl-C or SIGTERM) ends the analysis as the
+    source's end would: open events end and everything is written; the report says
+    ``interrupted``. ``out`` is made once the source gave its first frame: a source that cannot
+    be opened or decoded leaves no folder (and an existing one untouched).
 
     Raises:
         SourceError: the source cannot be opened or was lost for good.
@@ -102,6 +109,7 @@ def analyze(
     """
     options = options or AnalysisOptions()
     started = time.perf_counter()
+    files = FileSink(out)  # checks at once that ``out`` can be written; makes nothing yet
     threads = options.threads or max(1, (os.cpu_count() or 2) - 1)
     models = vision or Vision.load(config, threads=threads)
     reader_options = ReaderOptions(
@@ -112,21 +120,24 @@ def analyze(
         queue_size=QUEUE_SIZE,
         queue_bytes=QUEUE_BYTES,
     )
-    interrupted = False
-    with FileSink(out) as files, Reader(source, reader_options) as reader:
+    interrupted, failed = False, True
+    with files, Reader(source, reader_options) as reader:
         sink = files if progress is None else FanOut(files, ProgressSink(progress))
         loop = FrameLoop(
             reader,
             lambda origin: CameraPipeline(config, models, wall_origin=origin),
             sink,
+            stop=stop,
             until=options.duration,
         )
         try:
-            loop.run()
+            interrupted = loop.run() is LoopEnd.STOPPED
+            failed = False
         except KeyboardInterrupt:
-            interrupted = True
-            log.warning("interrupted: open events closed; writing what was found so far")
+            interrupted, failed = True, False
         finally:
+            if interrupted:
+                log.warning("interrupted: open events closed; writing what was found so far")
             report = AnalysisReport(
                 reader=reader.stats,
                 pipeline=PipelineStats() if loop.pipeline is None else loop.pipeline.stats,
@@ -135,5 +146,7 @@ def analyze(
                 wall_seconds=time.perf_counter() - started,
                 interrupted=interrupted,
             )
-            files.stats(report.as_json())
+            # A run that failed before its first frame found nothing: it leaves no folder.
+            if files.opened or not failed:
+                files.stats(report.as_json())
     return report

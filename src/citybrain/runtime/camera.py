@@ -16,13 +16,14 @@ import threading
 import time
 from dataclasses import dataclass
 
+from citybrain.core.events import EndedBy
 from citybrain.errors import CitybrainError
 from citybrain.ingest import Reader, ReaderOptions
 from citybrain.ingest.urls import redact_text, redact_url
 from citybrain.pipeline import MOTION_WIDTH, CameraPipeline, Vision
 from citybrain.runtime.camera_sink import OutboxSink
 from citybrain.runtime.health import HealthMeter, SourceTotals
-from citybrain.runtime.loop import FrameLoop, LoopEnd
+from citybrain.runtime.loop import FrameLoop, LoopEnd, StopRequest
 from citybrain.runtime.messages import HealthMessage, StartCamera
 from citybrain.runtime.outbox import Outbox, OutboxClosedError
 
@@ -75,7 +76,7 @@ class CameraRunner:
         self._vision = vision
         self._outbox = outbox
         self._options = options or RunnerOptions()
-        self._stop = threading.Event()
+        self._stop = StopRequest()
         self._meter = HealthMeter(command.camera_id)
         self._sink = OutboxSink(
             command.camera_id, outbox, self._meter, self._tick,
@@ -99,13 +100,14 @@ class CameraRunner:
     def start(self) -> None:
         self._thread.start()
 
-    def request_stop(self) -> None:
-        """Ask the thread to stop (returns at once; :meth:`stop` waits)."""
-        self._stop.set()
+    def request_stop(self, reason: EndedBy = EndedBy.CAMERA_STOPPED) -> None:
+        """Ask the thread to stop (returns at once; :meth:`stop` waits); the events it ends
+        are marked as ended by ``reason``."""
+        self._stop.request(reason)
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0, reason: EndedBy = EndedBy.CAMERA_STOPPED) -> None:
         """Stop reading, end the camera's open events and send them up; wait for the thread."""
-        self._stop.set()
+        self._stop.request(reason)
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
 
@@ -135,7 +137,9 @@ class CameraRunner:
         self._sessions += 1
         try:
             self._reader = Reader(self.command.source, self._reader_options())
-            self._loop = FrameLoop(self._reader, self._pipeline, self._sink, stop=self._stop)
+            self._loop = FrameLoop(
+                self._reader, self._pipeline, self._sink, stop=self._stop, mark_ends=True
+            )
             if self._loop.run() is LoopEnd.ENDED:
                 self._note_error(f"{redact_url(self.command.source)}: end of file")
             frames = self._loop.frames

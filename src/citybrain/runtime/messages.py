@@ -2,8 +2,9 @@
 
 Workers send :class:`EventMessage`, :class:`CountMessage`, :class:`HealthMessage`,
 :class:`FrameMessage`, :class:`WorkerReady` and :class:`WorkerStats` up; the server sends
-:class:`StartCamera`, :class:`StopCamera` and :class:`Shutdown` down. All are small frozen
-dataclasses that pickle across process boundaries.
+:class:`StartCamera`, :class:`StopCamera` and :class:`Shutdown` down. The supervisor adds
+:class:`CameraStopped` to what it hands on, when a camera stopped without a word of its own.
+All are small frozen dataclasses that pickle across process boundaries.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from citybrain.core.events import EventUpdate, LineCount
+from citybrain.core.events import EndedBy, EventUpdate, LineCount
 from citybrain.records import CameraHealth
 
 if TYPE_CHECKING:  # importing the messages stays cheap; unpickling imports the model
@@ -19,6 +20,7 @@ if TYPE_CHECKING:  # importing the messages stays cheap; unpickling imports the 
 
 __all__ = [
     "CameraHealth",
+    "CameraStopped",
     "CountMessage",
     "DetectorStats",
     "EventMessage",
@@ -182,6 +184,25 @@ class WorkerStats:
     outbox: OutboxStats
 
 
+@dataclass(frozen=True, slots=True)
+class CameraStopped:
+    """A camera's pipeline is gone without ending its events (its worker died or was killed):
+    the events of the camera still open end now, marked ``ended_by`` ``reason``.
+
+    The supervisor sends it once nothing more can come from that pipeline, and before a new
+    one can start: a restarted camera never has an event open twice.
+    """
+
+    camera_id: int
+    reason: EndedBy
+
+
 WorkerMessage = (
-    EventMessage | CountMessage | HealthMessage | FrameMessage | WorkerReady | WorkerStats
+    EventMessage
+    | CountMessage
+    | HealthMessage
+    | FrameMessage
+    | WorkerReady
+    | WorkerStats
+    | CameraStopped
 )

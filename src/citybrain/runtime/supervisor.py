@@ -3,8 +3,10 @@
 :meth:`Supervisor.sync` (called by the API after each camera change) re-reads one camera from
 the store and starts it on the least loaded worker, restarts it where it runs when its source or
 config changed, or stops it when it was deleted or disabled. A worker process that dies is
-started again (with a growing pause if it keeps dying) and its cameras are placed again. All of
-this happens on one control thread; callers return at once.
+started again (with a growing pause if it keeps dying) and its cameras are placed again; the
+events its cameras had open are ended first (a :class:`CameraStopped` to the receiver, once
+nothing more can come from the dead worker), so that no event stays open forever and none is
+open twice. All of this happens on one control thread; callers return at once.
 
 Example:
     >>> supervisor = Supervisor(store, sink.handle, SupervisorOptions(workers=1))  # doctest: +SKIP
@@ -24,11 +26,13 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from citybrain.core.events import EndedBy
 from citybrain.errors import ConfigError, SourceError, StoreError
 from citybrain.records import CameraHealth
 from citybrain.runtime.camera_plan import CameraPlan, plan_camera
 from citybrain.runtime.health_board import HealthBoard
 from citybrain.runtime.messages import (
+    CameraStopped,
     FrameMessage,
     HealthMessage,
     StopCamera,
@@ -76,12 +80,17 @@ class SupervisorOptions:
 
 @dataclass(slots=True)
 class _Slot:
-    """One worker position: the current process and its restart bookkeeping."""
+    """One worker position: the current process and its restart bookkeeping.
+
+    ``cameras`` are those ever placed on the current process: if it dies, their open events
+    end (a camera stopped on it since has none left; ending nothing costs nothing).
+    """
 
     handle: WorkerHandle | None = None
     started_at: float = 0.0
     quick_deaths: int = 0
     restart_at: float | None = None
+    cameras: set[int] = field(default_factory=set)
 
 
 class Supervisor:
@@ -179,6 +188,10 @@ class Supervisor:
         handles = [s.handle for s in self._slots if s.handle is not None]
         for handle in handles:
             handle.stop(timeout)
+        for slot in self._slots:  # a worker killed after the timeout did not end its events
+            if slot.handle is not None:
+                slot.handle.retire()
+            self._end_open_events(slot, EndedBy.WORKER_STOPPED)
         log.info("camera supervisor stopped (%d worker(s))", len(handles))
 
     def running(self) -> dict[int, CameraPlan]:
@@ -282,6 +295,7 @@ class Supervisor:
         handle = self._slots[slot].handle
         assert handle is not None
         self._placed[plan.camera_id] = slot
+        self._slots[slot].cameras.add(plan.camera_id)
         handle.send(plan.start_command())
         log.info("camera %d (%s, %s) -> worker %d", plan.camera_id, plan.name,
                  plan.safe_source, slot)  # fmt: skip
@@ -349,6 +363,8 @@ class Supervisor:
         assert handle is not None
         code = handle.process.exitcode
         handle.join_drains(timeout=2.0)
+        handle.retire()  # whatever it left unread is not handed on after the events end
+        self._end_open_events(slot, EndedBy.WORKER_DIED)
         slot.handle = None
         quick = now - slot.started_at < 60.0
         slot.quick_deaths = slot.quick_deaths + 1 if quick else 0
@@ -378,6 +394,14 @@ class Supervisor:
         if isinstance(message, FrameMessage) and not self._board.watching(message.camera_id):
             return
         self._receiver(message)
+
+    def _end_open_events(self, slot: _Slot, reason: EndedBy) -> None:
+        cameras, slot.cameras = sorted(slot.cameras), set()
+        for camera_id in cameras:
+            try:
+                self._receiver(CameraStopped(camera_id, reason))
+            except Exception:
+                log.exception("ending the open events of camera %d failed", camera_id)
 
     def _publish(self, health: CameraHealth) -> None:
         try:

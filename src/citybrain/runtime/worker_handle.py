@@ -60,11 +60,19 @@ class WorkerHandle:
             name=f"citybrain-worker-{options.index}",
             daemon=True,
         )
+        # One lock per drain, held while it hands a message on: the drains never wait for
+        # each other, and retire() waits for both.
+        self._handing = {"reliable": threading.Lock(), "lossy": threading.Lock()}
+        self._retired = False
+        queues = {"reliable": self._reliable, "lossy": self._lossy}
         self._drains = [
             threading.Thread(
-                target=self._drain, args=(q,), name=f"worker-{self.index}-{kind}", daemon=True
+                target=self._drain,
+                args=(q, self._handing[kind]),
+                name=f"worker-{self.index}-{kind}",
+                daemon=True,
             )
-            for kind, q in (("reliable", self._reliable), ("lossy", self._lossy))
+            for kind, q in queues.items()
         ]
         self.ready = False
 
@@ -99,6 +107,12 @@ class WorkerHandle:
             self.process.join(5.0)
         self.join_drains()
 
+    def retire(self) -> None:
+        """Hand on nothing more from this worker (its death was dealt with: a message that
+        comes later must not reopen what was closed for it). Waits for one being handed on."""
+        with self._handing["reliable"], self._handing["lossy"]:
+            self._retired = True
+
     def join_drains(self, timeout: float = 10.0) -> None:
         """Wait until the drains have handed on everything a dead worker left in its queues."""
         for drain in self._drains:
@@ -109,7 +123,7 @@ class WorkerHandle:
             # Nothing waits on our side for these queues' feeders once the worker is gone.
             q.cancel_join_thread()
 
-    def _drain(self, source: Queue[WorkerMessage]) -> None:
+    def _drain(self, source: Queue[WorkerMessage], handing: threading.Lock) -> None:
         while True:
             try:
                 message = source.get(timeout=0.2)
@@ -121,7 +135,14 @@ class WorkerHandle:
                 # A worker killed mid-write leaves a torn message behind; its queue dies with it.
                 log.warning("worker %d: queue unreadable (%s); dropping it", self.index, exc)
                 return
-            try:
-                self._handler(self.index, message)
-            except Exception:
-                log.exception("worker %d: handling %s failed", self.index, type(message).__name__)
+            with handing:
+                if self._retired:
+                    log.warning("worker %d: %s after its end dropped", self.index,
+                                type(message).__name__)  # fmt: skip
+                    return
+                try:
+                    self._handler(self.index, message)
+                except Exception:
+                    log.exception(
+                        "worker %d: handling %s failed", self.index, type(message).__name__
+                    )

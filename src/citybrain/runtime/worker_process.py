@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
 from typing import Protocol
 
+from citybrain.core.events import EndedBy
 from citybrain.errors import CitybrainError
 from citybrain.ingest.urls import redact_text
 from citybrain.logs import configure_logging
@@ -147,7 +148,7 @@ class Worker:
         runners = list(self.runners.values())
         self.runners.clear()
         for runner in runners:  # all at once: each may take a moment to close its source
-            runner.request_stop()
+            runner.request_stop(EndedBy.WORKER_STOPPED)
         for runner in runners:
             runner.stop()
         self.pool.close()

@@ -21,11 +21,13 @@ from fastapi import FastAPI
 
 from citybrain.api.main import create_app
 from citybrain.config.server import ServerSettings
+from citybrain.core.events import EndedBy
 from citybrain.runtime.camera import RunnerOptions
 from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
 from citybrain.runtime.vision_pool import BatchSettings
 from citybrain.runtime.worker_process import WorkerOptions
 from citybrain.server.demo import add_demo_cameras
+from citybrain.server.listen import bind_listener
 from citybrain.services import Services, network_policy
 from citybrain.services.audit import AuditTrail
 from citybrain.services.hub import LiveHub
@@ -35,6 +37,7 @@ from citybrain.services.sources import SAMPLES_VAR, source_policy
 from citybrain.store import (
     CameraRepo,
     CountWriter,
+    EventRepo,
     EventWriter,
     MediaStore,
     Store,
@@ -135,14 +138,21 @@ def run_server(settings: ServerSettings) -> None:
     """Serve until SIGINT or SIGTERM, then shut down cleanly.
 
     Raises:
+        ListenError: the address cannot be listened on (nothing was started).
         StoreError: the database cannot be opened.
         ConfigError: the token key is unusable.
     """
     # Everything the server writes (database, WAL, journals, snapshots) is its user's alone.
     os.umask(0o077)
-    server = build_server(settings)
+    listener = bind_listener(settings.host, settings.port)  # first: a busy port starts nothing
+    try:
+        server = build_server(settings)
+    except BaseException:
+        listener.close()
+        raise
     _on_stop_signals(_raise_stop)
     try:
+        _end_events_left_open(server)
         _prepare_cameras(server)
         server.supervisor.start()
         _greet(server)
@@ -154,13 +164,28 @@ def run_server(settings: ServerSettings) -> None:
         )  # fmt: skip
         # uvicorn handles SIGINT and SIGTERM itself (a graceful HTTP stop), then re-raises the
         # signal it caught: it lands in _raise_stop instead of killing the process unflushed.
-        _Uvicorn(config, on_exit=server.begin_shutdown).run()
+        _Uvicorn(config, on_exit=server.begin_shutdown).run(sockets=[listener])
     except _StopRequested:
         pass
     finally:
         _on_stop_signals(_note_stop)
+        listener.close()
         log.info("shutting down: stopping cameras and flushing events")
         server.close()
+
+
+def _end_events_left_open(server: Server) -> None:
+    """End the events a previous run left open (it crashed or was killed: no camera of it will
+    ever end them), before this run's cameras start theirs. The journal it left goes first.
+
+    One server per store: a cluster of servers on one database must do this per camera.
+    """
+    if not server.events.flush(timeout=30.0):
+        log.warning("the last run's event journal is not written yet: its open events stay open")
+    with server.store.session() as session:
+        ended = EventRepo(session).end_open(reason=EndedBy.SERVER_RESTART)
+    if ended:
+        log.warning("%d event(s) the last run left open ended (server_restart)", len(ended))
 
 
 def _prepare_cameras(server: Server) -> None:

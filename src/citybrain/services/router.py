@@ -7,10 +7,14 @@ quickly, because the writers batch in their own threads and the hub only queues.
 from __future__ import annotations
 
 import logging
+import threading
+from datetime import UTC, datetime
 
+from citybrain.core.events import EndedBy, EventPhase
 from citybrain.errors import StoreError
-from citybrain.records import count_record, event_state, wall_time
+from citybrain.records import EventState, count_record, event_state, wall_time
 from citybrain.runtime.messages import (
+    CameraStopped,
     CountMessage,
     EventMessage,
     FrameMessage,
@@ -35,7 +39,10 @@ class MessageRouter:
     - :class:`CountMessage`: into the :class:`CountWriter`;
     - :class:`HealthMessage`: to the hub and the metrics;
     - :class:`FrameMessage`: the hub's latest frame of the camera;
-    - :class:`WorkerStats`: the detector and queue metrics of the worker.
+    - :class:`WorkerStats`: the detector and queue metrics of the worker;
+    - :class:`CameraStopped`: the camera's events still open end now (its worker died).
+
+    It keeps each camera's open events (it sees every start and end) for the last case.
     """
 
     def __init__(
@@ -52,6 +59,8 @@ class MessageRouter:
         self._hub = hub
         self._media = media
         self._metrics = metrics
+        self._open: dict[int, dict[str, EventState]] = {}  # camera id -> event id -> state
+        self._open_lock = threading.Lock()
 
     def handle(self, message: WorkerMessage) -> None:
         """Deliver one message."""
@@ -68,6 +77,8 @@ class MessageRouter:
             self._hub.set_frame(message)
         elif isinstance(message, WorkerStats):
             self._metrics.observe_worker(message)
+        elif isinstance(message, CameraStopped):
+            self._end_open(message.camera_id, message.reason)
 
     def forget(self, camera_id: int) -> None:
         """Drop a stopped camera's live frame, health and metric series."""
@@ -90,6 +101,35 @@ class MessageRouter:
             update, camera_id=camera_id, origin=message.wall_origin, snapshot=snapshot
         )
         self._events.submit(state)
+        self._track(state, update.phase)
         if update.phase == "start":
             self._metrics.count_event(camera_id=camera_id, kind=state.kind)
         self._hub.publish_event(update.phase.value, state)
+
+    def _track(self, state: EventState, phase: EventPhase) -> None:
+        """Note an event's latest state while it is open (keeping its snapshot)."""
+        with self._open_lock:
+            camera = self._open.setdefault(state.camera_id, {})
+            if phase == EventPhase.END:
+                camera.pop(state.id, None)
+            else:
+                old = camera.get(state.id)
+                if state.snapshot is None and old is not None and old.snapshot is not None:
+                    state = state.model_copy(update={"snapshot": old.snapshot})
+                camera[state.id] = state
+            if not camera:
+                del self._open[state.camera_id]
+
+    def _end_open(self, camera_id: int, reason: EndedBy) -> None:
+        """End the camera's open events now, marked ``ended_by`` ``reason``."""
+        with self._open_lock:
+            left = self._open.pop(camera_id, {})
+        now = datetime.now(UTC)
+        for state in left.values():
+            ended = state.marked_ended_by(reason).model_copy(
+                update={"ended_at": max(now, state.started_at)}
+            )
+            self._events.submit(ended)
+            self._hub.publish_event("end", ended)
+        if left:
+            log.warning("camera %d: %d open event(s) ended (%s)", camera_id, len(left), reason)

@@ -30,8 +30,15 @@ class FileSink(SinkBase):
     Every line is flushed as it is written, so a crash or a full disk loses nothing already
     reported.
 
+    The folder is made when the source gave its first frame, not before: a source that cannot
+    be read leaves no half-made folder (and an existing one as it was).
+
     Args:
         out: the output folder (created if needed).
+
+    Raises:
+        OutputError: ``out`` cannot be a folder this process may write (checked at once, so that
+            the error comes before the models load).
     """
 
     def __init__(self, out: Path) -> None:
@@ -40,12 +47,29 @@ class FileSink(SinkBase):
         self.events_written = 0
         self.counts_written = 0
         self._snapshot_paths: dict[str, str] = {}
+        self._events: IO[str] | None = None
+        self._counts: IO[str] | None = None
+        _check_writable(out)
+
+    @property
+    def opened(self) -> bool:
+        """Whether the folder and its files were made (by :meth:`open` or the first result)."""
+        return self._events is not None
+
+    def open(self) -> None:
+        """Make the folder and start its files (done by :meth:`started` and the first result:
+        a run that fails before its source gave a frame leaves no folder behind)."""
+        if self._events is not None:
+            return
         try:
             self.snapshots.mkdir(parents=True, exist_ok=True)
-            self._events: IO[str] = (out / "events.jsonl").open("w", encoding="utf-8")
-            self._counts: IO[str] = (out / "counts.jsonl").open("w", encoding="utf-8")
+            self._events = (self.out / "events.jsonl").open("w", encoding="utf-8")
+            self._counts = (self.out / "counts.jsonl").open("w", encoding="utf-8")
         except OSError as exc:
-            raise OutputError(f"cannot write to output folder {out}: {exc.strerror}") from None
+            raise OutputError(f"cannot write to output folder {self.out}: {exc.strerror}") from None
+
+    def started(self, wall_origin: float) -> None:
+        self.open()
 
     def __enter__(self) -> FileSink:
         return self
@@ -57,6 +81,7 @@ class FileSink(SinkBase):
 
     def events(self, updates: Sequence[EventUpdate], safe_image: Image | None) -> None:
         """Record updates; ``safe_image`` is the anonymised frame they happened on."""
+        self.open()
         for update in updates:
             event = update.event
             if update.phase == EventPhase.START and safe_image is not None:
@@ -66,12 +91,14 @@ class FileSink(SinkBase):
                 self.events_written += 1
 
     def counts(self, counts: Sequence[LineCount]) -> None:
+        self.open()
         for count in counts:
             self._write(self._counts, asdict(count))
             self.counts_written += 1
 
     def stats(self, stats: dict[str, Any]) -> None:
         """Write ``stats.json`` (atomically: a reader never sees half a file)."""
+        self.open()
         path = self.out / "stats.json"
         tmp = path.with_suffix(".json.tmp")
         try:
@@ -81,8 +108,9 @@ class FileSink(SinkBase):
             raise OutputError(f"cannot write {path}: {exc.strerror}") from None
 
     def close(self) -> None:
-        self._events.close()
-        self._counts.close()
+        for stream in (self._events, self._counts):
+            if stream is not None:
+                stream.close()
 
     def _snapshot(self, event: Event, safe_image: Image) -> None:
         relative = f"snapshots/{event.id}.jpg"
@@ -99,9 +127,24 @@ class FileSink(SinkBase):
         record["snapshot"] = self._snapshot_paths.pop(event.id, None)
         return record
 
-    def _write(self, stream: IO[str], record: dict[str, Any]) -> None:
+    def _write(self, stream: IO[str] | None, record: dict[str, Any]) -> None:
+        assert stream is not None, "opened by the caller"
         try:
             stream.write(json.dumps(record) + "\n")
             stream.flush()
         except OSError as exc:
             raise OutputError(f"cannot write {stream.name}: {exc.strerror}") from None
+
+
+def _check_writable(out: Path) -> None:
+    """Raise :class:`OutputError` unless ``out`` is, or can be made, a folder we may write."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        problem = "not a folder" if existing == out else f"{existing} is not a folder"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = "permission denied" if existing == out else f"{existing} is not writable"
+    else:
+        return
+    raise OutputError(f"cannot write to output folder {out}: {problem}")

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select, delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from citybrain.core.events import ENDED_BY, EndedBy
 from citybrain.errors import StoreError
 from citybrain.records import EventRecord, EventStat, EventStatus
 from citybrain.store.repositories.event_views import (
@@ -161,6 +162,30 @@ class EventRepo:
         """
         gone = delete(events).where(events.c.started_at < utc(cutoff)).returning(events.c.snapshot)
         return [path for path in self._session.scalars(gone) if path]
+
+    def end_open(self, *, reason: EndedBy, at: datetime | None = None) -> list[str]:
+        """End every event still open (``ended_at`` null) at ``at`` (default now), marking
+        ``details["ended_by"]`` ``reason``; returns their ids.
+
+        For a server starting after a crash: nothing will ever end what the previous run left
+        open. Operator fields are not touched.
+        """
+        when = utc(at) if at is not None else utcnow()
+        rows = self._session.execute(
+            select(events.c.id, events.c.details, events.c.started_at)
+            .where(events.c.ended_at.is_(None))
+            .with_for_update()
+        ).all()
+        for row in rows:
+            self._session.execute(
+                update(events)
+                .where(events.c.id == row.id)
+                .values(
+                    ended_at=max(when, utc(row.started_at)),
+                    details={**(row.details or {}), ENDED_BY: reason.value},
+                )
+            )
+        return [row.id for row in rows]
 
     def _locked(self, event_id: str) -> EventRecord | None:
         # FOR UPDATE on PostgreSQL: two operators acting at once see each other's change.
