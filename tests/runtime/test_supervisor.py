@@ -199,7 +199,10 @@ def test_cameras_added_outside_the_api_are_picked_up_by_reconcile(
         )
         url = store.engine.url.render_as_string(hide_password=False)
         settings = tmp_path / "server.yaml"
-        settings.write_text(f"data_dir: {tmp_path / 'data'}\ndatabase_url: {url}\n")
+        settings.write_text(
+            f"data_dir: {tmp_path / 'data'}\ndatabase_url: {url}\n"
+            f"sources: {{file_roots: ['{samples_dir}']}}\n"
+        )
         result = CliRunner().invoke(
             app,
             ["camera", "add", "dock", str(samples_dir / CLIP), "-c", str(config),

@@ -127,10 +127,11 @@ def add(
     """
     from citybrain.store import CameraRepo
 
+    stored = _read_config(config, name) or {}  # the file's errors first: they name its lines
     fields = _fields({
         "name": name, "source": _checked_source(source, settings, data), "lat": lat, "lon": lon,
         "heading_deg": heading, "fov_deg": fov, "range_m": range_m, "enabled": not disabled,
-        "config": _read_config(config, name) or {},
+        "config": stored,
     })  # fmt: skip
     with open_data_store(settings, data) as store:
         try:
