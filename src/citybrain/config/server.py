@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from citybrain.config.console import ConsoleSettings
+from citybrain.config.sites import SiteKind, SiteRuleTemplate, SiteSourceSettings
 from citybrain.errors import ConfigError
 
 __all__ = ["ServerSettings", "default_data_dir", "load_settings"]
@@ -83,6 +84,32 @@ class ServerSettings(BaseModel):
         title="Console",
         description="The browser console: an optional XYZ map tile URL and its attribution.",
     )
+    # --- city data (issue 12) ----------------------------------------------------------------
+    site_rules: dict[SiteKind, list[SiteRuleTemplate]] = Field(
+        default_factory=dict,
+        title="Rules from data",
+        description="Site kind -> rule templates in the camera config's rule format, added to "
+        "every camera that sees an active site of that kind, e.g. construction_permit: "
+        "[{kind: hardhat_required, seconds: 5}].",
+    )
+    coverage_kinds: list[SiteKind] | None = Field(
+        default=None,
+        title="Coverage kinds",
+        description="Site kinds GET /api/coverage and `citybrain sites coverage` report on by "
+        "default; absent = every kind.",
+    )
+    site_import_max_mb: float = Field(
+        default=64.0,
+        gt=0,
+        le=1024,
+        title="Largest site import",
+        description="Megabytes a file of sites may have (uploads, the command line, refreshes).",
+    )
+    site_sources: list[SiteSourceSettings] = Field(
+        default_factory=list,
+        title="Site refreshes",
+        description="Sources of sites read on a schedule (a folder or an http(s) URL).",
+    )
 
     @property
     def resolved_database_url(self) -> str:
@@ -93,6 +120,10 @@ class ServerSettings(BaseModel):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def site_import_max_bytes(self) -> int:
+        return int(self.site_import_max_mb * 1024 * 1024)
 
 
 def load_settings(path: Path | None, **overrides: object) -> ServerSettings:

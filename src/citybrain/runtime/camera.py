@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from citybrain.config.model import CameraConfig
 from citybrain.errors import CitybrainError
 from citybrain.ingest import Reader, ReaderOptions
 from citybrain.ingest.urls import redact_text, redact_url
@@ -88,6 +89,9 @@ class CameraRunner:
         self._loop: FrameLoop | None = None
         self._sessions = 0
         self._next_health = 0.0
+        # The pipeline now running, so that rules from data can be replaced in it.
+        self._rules_lock = threading.Lock()
+        self._current: CameraPipeline | None = None
         self._thread = threading.Thread(
             target=self._run, name=f"camera-{command.camera_id}", daemon=True
         )
@@ -102,6 +106,14 @@ class CameraRunner:
     def request_stop(self) -> None:
         """Ask the thread to stop (returns at once; :meth:`stop` waits)."""
         self._stop.set()
+
+    def replace_rules(self, config: CameraConfig, vision: Vision) -> None:
+        """Run ``config``'s rules from the next frame on, without reopening the source (rules
+        from data: a site started or expired). Later sessions use it too."""
+        with self._rules_lock:
+            self.config, self._vision = config, vision
+            if self._current is not None:
+                self._current.replace_rules(config, vision)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop reading, end the camera's open events and send them up; wait for the thread."""
@@ -151,7 +163,9 @@ class CameraRunner:
         return frames
 
     def _pipeline(self, wall_origin: float) -> CameraPipeline:
-        return CameraPipeline(self.config, self._vision, wall_origin=wall_origin)
+        with self._rules_lock:
+            self._current = CameraPipeline(self.config, self._vision, wall_origin=wall_origin)
+            return self._current
 
     def _reader_options(self) -> ReaderOptions:
         return ReaderOptions(
@@ -195,6 +209,8 @@ class CameraRunner:
         """Close the reader and keep its counters (the loop has closed the pipeline)."""
         loop, self._loop = self._loop, None
         reader, self._reader = self._reader, None
+        with self._rules_lock:
+            self._current = None
         if reader is None:
             return
         reader.close()

@@ -21,7 +21,9 @@ from fastapi import FastAPI
 
 from citybrain.api.main import create_app
 from citybrain.config.server import ServerSettings
+from citybrain.netpolicy import DestinationError, NetworkPolicy, OwnEndpoint
 from citybrain.runtime.camera import RunnerOptions
+from citybrain.runtime.site_plan import SiteContexts, SitePlanner
 from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
 from citybrain.runtime.vision_pool import BatchSettings
 from citybrain.runtime.worker_process import WorkerOptions
@@ -31,6 +33,7 @@ from citybrain.services.audit import AuditTrail
 from citybrain.services.hub import LiveHub
 from citybrain.services.metrics import ServerMetrics
 from citybrain.services.router import MessageRouter
+from citybrain.services.site_refresh import SiteRefresh
 from citybrain.store import (
     CameraRepo,
     CountWriter,
@@ -59,9 +62,11 @@ class Server:
     supervisor: Supervisor
     services: Services
     app: FastAPI
+    site_refresh: SiteRefresh
 
     def close(self) -> None:
         """Stop the cameras, flush the writers, close the database (safe to call twice)."""
+        self.site_refresh.stop()
         self.supervisor.close()
         self.events.close()
         self.counts.close()
@@ -91,21 +96,39 @@ def build_server(settings: ServerSettings, options: SupervisorOptions | None = N
     events = EventWriter(store, data_dir=settings.data_dir)
     counts = CountWriter(store, data_dir=settings.data_dir)
     hub, metrics, media = LiveHub(), ServerMetrics(), MediaStore(settings.media_dir)
-    router = MessageRouter(events=events, counts=counts, hub=hub, media=media, metrics=metrics)
-    supervisor = Supervisor(
-        store, router.handle, options or supervisor_options(settings), forget=router.forget
+    options = options or supervisor_options(settings)
+    # City data (issue 12): the sites each camera sees give its events context and its rules.
+    contexts = SiteContexts()
+    planner = SitePlanner(store, settings.site_rules, contexts, interval=options.site_interval)
+    site_refresh = SiteRefresh(
+        store, settings.site_sources, max_bytes=settings.site_import_max_bytes,
+        policy=_site_policy(settings),
+        on_import=lambda _summary: planner.wake(),
+    )  # fmt: skip
+    router = MessageRouter(
+        events=events, counts=counts, hub=hub, media=media, metrics=metrics, contexts=contexts
     )
+    supervisor = Supervisor(store, router.handle, options, forget=router.forget, sites=planner)
     services = Services(
         settings=settings, store=store, cameras=supervisor, media=media,
-        audit=AuditTrail(store), hub=hub, metrics=metrics,
+        audit=AuditTrail(store), hub=hub, metrics=metrics, sites_changed=planner.wake,
     )  # fmt: skip
     metrics.watch_queue("supervisor", supervisor.queue_depth)
     metrics.watch_queue("events", lambda: events.stats().pending)
     metrics.watch_queue("counts", lambda: counts.stats().pending)
     return Server(
         settings=settings, store=store, events=events, counts=counts, supervisor=supervisor,
-        services=services, app=create_app(services),
+        services=services, app=create_app(services), site_refresh=site_refresh,
     )  # fmt: skip
+
+
+def _site_policy(settings: ServerSettings) -> NetworkPolicy:
+    """The network policy of site downloads (the built-in denials; never this server)."""
+    try:
+        own = OwnEndpoint.parse(settings.host, settings.port)
+    except DestinationError:
+        own = None
+    return NetworkPolicy(own=own)
 
 
 def run_server(settings: ServerSettings) -> None:
@@ -120,6 +143,7 @@ def run_server(settings: ServerSettings) -> None:
     try:
         _prepare_cameras(server)
         server.supervisor.start()
+        server.site_refresh.start()
         _greet(server)
         config = uvicorn.Config(
             server.app, host=settings.host, port=settings.port, log_config=None,

@@ -7,9 +7,11 @@ quickly, because the writers batch in their own threads and the hub only queues.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
+from typing import Any
 
 from citybrain.errors import StoreError
-from citybrain.records import count_record, event_state, wall_time
+from citybrain.records import EventState, count_record, event_state, wall_time
 from citybrain.runtime.messages import (
     CountMessage,
     EventMessage,
@@ -18,6 +20,7 @@ from citybrain.runtime.messages import (
     WorkerMessage,
     WorkerStats,
 )
+from citybrain.runtime.site_plan import SiteContexts
 from citybrain.services.hub import LiveHub
 from citybrain.services.metrics import ServerMetrics
 from citybrain.store import CountWriter, EventWriter, MediaStore
@@ -25,6 +28,9 @@ from citybrain.store import CountWriter, EventWriter, MediaStore
 __all__ = ["MessageRouter"]
 
 log = logging.getLogger(__name__)
+
+#: Open events whose context is remembered; more than this and the oldest is forgotten.
+_OPEN_CONTEXTS = 10_000
 
 
 class MessageRouter:
@@ -36,6 +42,12 @@ class MessageRouter:
     - :class:`HealthMessage`: to the hub and the metrics;
     - :class:`FrameMessage`: the hub's latest frame of the camera;
     - :class:`WorkerStats`: the detector and queue metrics of the worker.
+
+    With ``contexts``, every event gets ``context.sites``: the sites its camera sees that were
+    valid when it started (issue 12). It is set here, where the event gets its wall-clock time,
+    rather than in the worker: events of the camera's own rules and of rules from data alike
+    get it, the workers need not be told of every change to a site's name or attributes, and
+    the engine stays free of city data. An event keeps the context of its start to its end.
     """
 
     def __init__(
@@ -46,7 +58,10 @@ class MessageRouter:
         hub: LiveHub,
         media: MediaStore,
         metrics: ServerMetrics,
+        contexts: SiteContexts | None = None,
     ) -> None:
+        self._contexts = contexts
+        self._open_contexts: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._events = events
         self._counts = counts
         self._hub = hub
@@ -69,6 +84,19 @@ class MessageRouter:
         elif isinstance(message, WorkerStats):
             self._metrics.observe_worker(message)
 
+    def _with_context(self, state: EventState, phase: str) -> EventState:
+        """The event with the site context of its start (kept for its later updates)."""
+        assert self._contexts is not None
+        context = self._open_contexts.get(state.id)
+        if context is None:
+            context = self._contexts.context(state.camera_id, state.started_at)
+            self._open_contexts[state.id] = context
+            while len(self._open_contexts) > _OPEN_CONTEXTS:
+                self._open_contexts.popitem(last=False)
+        if phase == "end":
+            self._open_contexts.pop(state.id, None)
+        return state.model_copy(update={"context": context}) if context else state
+
     def forget(self, camera_id: int) -> None:
         """Drop a stopped camera's live frame, health and metric series."""
         self._hub.forget(camera_id)
@@ -89,6 +117,8 @@ class MessageRouter:
         state = event_state(
             update, camera_id=camera_id, origin=message.wall_origin, snapshot=snapshot
         )
+        if self._contexts is not None:
+            state = self._with_context(state, update.phase.value)
         self._events.submit(state)
         if update.phase == "start":
             self._metrics.count_event(camera_id=camera_id, kind=state.kind)

@@ -13,6 +13,8 @@ Create Date: 2026-12-01
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from geoalchemy2 import Geometry
@@ -26,11 +28,11 @@ branch_labels: str | None = None
 depends_on: str | None = None
 
 
-def _json() -> sa.types.TypeEngine[object]:
+def _json() -> sa.types.TypeEngine[Any]:
     return sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 
-def _geometry() -> sa.types.TypeEngine[object]:
+def _geometry() -> sa.types.TypeEngine[Any]:
     spatial = Geometry("GEOMETRY", srid=4326, spatial_index=False)
     return sa.LargeBinary().with_variant(spatial, "postgresql")
 
