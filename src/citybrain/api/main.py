@@ -23,12 +23,14 @@ from citybrain.api.routes import (
     auth,
     cameras,
     console,
+    coverage,
     events,
     health,
     line_counts,
     live,
     metrics,
     session,
+    sites,
     stats,
     users,
     wall,
@@ -113,7 +115,7 @@ def create_app(
     _add_error_handlers(app)
     # live before events: /api/events/stream must not be taken for an event id.
     routers = (health, auth, session, users, cameras, live, wall, events, stats, line_counts,
-               audit, metrics, console)  # fmt: skip
+               audit, metrics, console, sites, coverage)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     console.mount_console(app)
