@@ -111,7 +111,9 @@ def test_import_reimport_read_and_delete(
         "/api/sites/changes", headers=admin, params={"import_id": again.json()["import_id"]}
     ).json()
     assert sorted((c["action"], c["site_id"]) for c in changes) == [
-        ("changed", "nyc-dob-permits.123456789"), ("removed", "nyc-dob-permits.421987654")]  # fmt: skip
+        ("changed", "nyc-dob-permits.123456789"),
+        ("removed", "nyc-dob-permits.421987654"),
+    ]
 
     one = client.get("/api/sites/nyc-dob-permits.123456789", headers=admin)
     assert one.status_code == 200
@@ -175,7 +177,7 @@ def test_bad_files_are_refused_whole_and_nothing_is_kept(
     assert detail["file"] == "permits.csv"
     assert detail["problems"][0].startswith("line 3: issuance_date: '31/12/2024' is not a date")
 
-    no_columns = "job__,issuance_date\n123,01/01/2024\n".encode()
+    no_columns = b"job__,issuance_date\n123,01/01/2024\n"
     assert refused(no_columns)["problems"][0].startswith("line 1: (header): missing column(s)")
 
     ring = [[13.40, 52.52], [13.41, 52.53], [13.41, 52.52], [13.40, 52.53], [13.40, 52.52]]
@@ -291,8 +293,8 @@ def test_camera_footprint_calibration_sites_and_rules(client: TestClient, world:
 
     # A drawn footprint elsewhere: the camera no longer sees the permit.
     far = [[-73.95, 40.70], [-73.94, 40.70], [-73.94, 40.71], [-73.95, 40.70]]
-    patched = client.patch(f"/api/cameras/{camera_id}", headers=admin,
-                           json={"drawn_footprint": {"type": "Polygon", "coordinates": [far]}})  # fmt: skip
+    drawn = {"drawn_footprint": {"type": "Polygon", "coordinates": [far]}}
+    patched = client.patch(f"/api/cameras/{camera_id}", headers=admin, json=drawn)
     assert patched.status_code == 200, patched.text
     detail = client.get(f"/api/cameras/{camera_id}", headers=admin).json()
     assert detail["footprint"]["coordinates"][0][0] == far[0]
@@ -312,8 +314,8 @@ def test_camera_footprint_calibration_sites_and_rules(client: TestClient, world:
     assert rule["zone"] == "site.nyc-dob-permits.123456789"  # the permit's outline in the image
 
     bowtie = [[-73.95, 40.70], [-73.94, 40.71], [-73.94, 40.70], [-73.95, 40.71], [-73.95, 40.70]]
-    bad = client.patch(f"/api/cameras/{camera_id}", headers=admin,
-                       json={"drawn_footprint": {"type": "Polygon", "coordinates": [bowtie]}})  # fmt: skip
+    crossed = {"drawn_footprint": {"type": "Polygon", "coordinates": [bowtie]}}
+    bad = client.patch(f"/api/cameras/{camera_id}", headers=admin, json=crossed)
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "drawn_footprint"]
     line = [{"image": [0.1 * i, 0.5], "ground": [-73.99 + 0.0001 * i, 40.75]} for i in range(4)]
     bad = client.patch(f"/api/cameras/{camera_id}", headers=admin, json={"calibration": line})
