@@ -200,3 +200,16 @@ def test_coverage_against_hand_worked_geometry(store: Store) -> None:
         plain = SiteRepo(session).coverage(cameras, kinds=None, at=NOW)
     assert other.sites == [] and other.total.sites == 0
     assert plain.sites[0].uncovered.is_empty  # no outline asked for
+
+
+def test_a_permit_that_ran_out_between_refreshes_is_logged_expired(store: Store) -> None:
+    [permit] = _permits(nyc_row())  # valid until 2025-03-14 (New York), the sample's expiry
+    assert permit.valid_to is not None
+    _import(store, [permit], now=permit.valid_to - timedelta(days=1))
+    outcome = _import(store, [permit], now=permit.valid_to + timedelta(days=1))
+    assert outcome.changes.expired == (permit.id,)  # type: ignore[attr-defined]
+    again = _import(store, [permit], now=permit.valid_to + timedelta(days=2))
+    assert again.changes.expired == () and again.changes.unchanged == 1  # type: ignore[attr-defined]
+    with store.session() as session:
+        actions = [c.action for c in SiteRepo(session).changes(site_id=permit.id)]
+    assert actions == ["expired", "added"]
