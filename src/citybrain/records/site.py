@@ -105,6 +105,8 @@ class SiteRecord(SiteFields):
         area: the Polygon or MultiPolygon it covers: what every spatial query uses.
         min_lon: bounds of ``area`` (with ``min_lat``, ``max_lon``, ``max_lat``), indexed: the
             bounding-box filter where the database has no spatial index (SQLite).
+        area_m2: the area's ground area in square metres (measured once, at import: coverage
+            totals need every site's, and measuring 100,000 on the spheroid per report costs).
         imported_at: when it was first imported.
         updated_at: when an import last changed it.
     """
@@ -115,6 +117,7 @@ class SiteRecord(SiteFields):
     min_lat: float
     max_lon: float
     max_lat: float
+    area_m2: float
     imported_at: datetime
     updated_at: datetime
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import numpy as np
 import shapely
 from geoalchemy2 import Geometry, WKBElement
 from shapely.geometry.base import BaseGeometry
@@ -24,6 +26,7 @@ __all__ = [
     "JSONType",
     "UTCDateTime",
     "ewkb_hex",
+    "ewkb_hexes",
     "time_bucket",
     "utc",
     "utcnow",
@@ -163,4 +166,11 @@ class GeometryType(TypeDecorator[BaseGeometry]):
 
 def ewkb_hex(geometry: BaseGeometry) -> str:
     """Hex EWKB with SRID 4326: what PostGIS reads exactly (a ``geometry`` literal, COPY)."""
-    return str(shapely.to_wkb(shapely.set_srid(geometry, SRID), hex=True, include_srid=True))
+    return ewkb_hexes([geometry])[0]
+
+
+def ewkb_hexes(geometries: Sequence[BaseGeometry]) -> list[str]:
+    """:func:`ewkb_hex` of many geometries at once (GEOS's hex writer is slow; its binary one
+    and ``bytes.hex`` are not)."""
+    array = shapely.set_srid(np.asarray(geometries, dtype=object), SRID)
+    return [wkb.hex() for wkb in shapely.to_wkb(array, include_srid=True)]

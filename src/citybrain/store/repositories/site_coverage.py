@@ -1,9 +1,10 @@
 """Coverage of sites by camera footprints, computed where the sites are.
 
 PostgreSQL: one query. The GiST index pairs footprints with the sites they touch, PostGIS unions
-each site's footprints and measures the covered part on the spheroid (``geography``). SQLite: the
-sites are read and :func:`citybrain.citydata.coverage` measures them (Shapely, in an equal-area
-projection); both agree to well under a square metre per hectare.
+each site's footprints and measures the covered part on the spheroid (``geography``); a site's
+own area was measured at import (``area_m2``). SQLite: the sites are read and
+:func:`citybrain.citydata.coverage` measures them (Shapely, in an equal-area projection); both
+agree to about a square metre per hectare.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Collection, Hashable, Mapping
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import shapely
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
@@ -22,30 +22,34 @@ from sqlalchemy.orm import Session
 from citybrain.citydata import CoverageReport, KindCoverage, SiteCoverage, coverage
 from citybrain.store.repositories.site_rows import site_select, sites_from_rows
 from citybrain.store.schema import sites
-from citybrain.store.types import SRID, utc
+from citybrain.store.types import ewkb_hexes, utc
 
 __all__ = ["site_coverage"]
 
+#: The sites a report is about: of the kinds asked for, valid at the time asked for.
+_CHOSEN = (
+    "(CAST(:kinds AS text[]) IS NULL OR s.kind = ANY(CAST(:kinds AS text[]))) "
+    "AND (s.valid_from IS NULL OR s.valid_from <= :at) AND (s.valid_to IS NULL OR s.valid_to > :at)"
+)
+
 _QUERY = """
-WITH f AS (
+WITH f AS MATERIALIZED (
     SELECT i, CAST(g AS geometry) AS g
     FROM unnest(CAST(:i AS int[]), CAST(:g AS text[])) AS t(i, g)
-), chosen AS (
-    SELECT id, kind, name, area FROM sites
-    WHERE (CAST(:kinds AS text[]) IS NULL OR kind = ANY(CAST(:kinds AS text[])))
-      AND (valid_from IS NULL OR valid_from <= :at) AND (valid_to IS NULL OR valid_to > :at)
 ), seen AS (
-    SELECT c.id, ST_Union(f.g) AS g, array_agg(f.i ORDER BY f.i) AS cameras
-    FROM chosen c JOIN f ON c.area && f.g AND ST_Intersects(c.area, f.g)
-    GROUP BY c.id
+    SELECT s.id, ST_Union(f.g) AS g, array_agg(f.i ORDER BY f.i) AS cameras
+    FROM f JOIN sites s ON s.area && f.g AND ST_Intersects(s.area, f.g)
+    WHERE {chosen}
+    GROUP BY s.id
 )
-SELECT c.id, c.kind, c.name, ST_Area(CAST(c.area AS geography)) AS area_m2,
-       COALESCE(ST_Area(CAST(ST_Intersection(c.area, seen.g) AS geography)), 0) AS covered_m2,
+SELECT s.id, s.kind, s.name, s.area_m2,
+       COALESCE(ST_Area(CAST(ST_Intersection(s.area, seen.g) AS geography)), 0) AS covered_m2,
        seen.cameras,
-       CASE WHEN :geometry THEN ST_AsBinary(COALESCE(ST_Difference(c.area, seen.g), c.area))
+       CASE WHEN :geometry THEN ST_AsBinary(COALESCE(ST_Difference(s.area, seen.g), s.area))
        END AS uncovered
-FROM chosen c LEFT JOIN seen ON seen.id = c.id
-ORDER BY c.id
+FROM sites s LEFT JOIN seen ON seen.id = s.id
+WHERE {chosen}
+ORDER BY s.id
 """
 
 
@@ -71,15 +75,12 @@ def site_coverage(
         empty = [_without_outline(s) for s in report.sites]
         return CoverageReport(sites=empty, total=report.total, kinds=report.kinds)
     keys = list(present)
-    hexes = shapely.to_wkb(
-        shapely.set_srid(np.asarray([present[k] for k in keys], dtype=object), SRID),
-        hex=True, include_srid=True,
-    )  # fmt: skip
+    hexes = ewkb_hexes([present[k] for k in keys])
     rows = session.execute(
-        text(_QUERY),
+        text(_QUERY.format(chosen=_CHOSEN)),
         {
             "i": list(range(len(keys))),
-            "g": [str(h) for h in hexes],
+            "g": hexes,
             "kinds": None if kinds is None else sorted(kinds),
             "at": utc(at),
             "geometry": geometry,

@@ -14,7 +14,7 @@ import shapely
 from sqlalchemy import ColumnElement, LargeBinary, Row, func, type_coerce
 from sqlalchemy.orm import Session
 
-from citybrain.citydata import Site
+from citybrain.citydata import Site, area_m2_local
 from citybrain.store.schema import sites
 
 __all__ = ["SITE_COLUMNS", "site_rows", "site_select", "sites_from_rows"]
@@ -69,7 +69,9 @@ def site_rows(batch: Sequence[Site], now: datetime) -> list[dict[str, Any]]:
     """Rows of ``sites`` for ``batch`` (imported and updated ``now``)."""
     if not batch:
         return []
-    bounds = shapely.bounds(np.asarray([site.area for site in batch], dtype=object))
+    areas = np.asarray([site.area for site in batch], dtype=object)
+    bounds = shapely.bounds(areas)
+    square_metres = area_m2_local(areas)
     return [
         {
             "id": site.id,
@@ -88,8 +90,9 @@ def site_rows(batch: Sequence[Site], now: datetime) -> list[dict[str, Any]]:
             "min_lat": float(b[1]),
             "max_lon": float(b[2]),
             "max_lat": float(b[3]),
+            "area_m2": float(m2),
             "imported_at": now,
             "updated_at": now,
         }
-        for site, b in zip(batch, bounds, strict=True)
+        for site, b, m2 in zip(batch, bounds, square_metres, strict=True)
     ]

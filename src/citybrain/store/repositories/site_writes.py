@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from citybrain.citydata import ChangeLog, Site, diff_sites
+from citybrain.citydata import ChangeLog, Site, area_m2_local, diff_sites
 from citybrain.records.site import SiteAction, SiteImport
 from citybrain.store.repositories.site_rows import (
     SITE_COLUMNS,
@@ -34,12 +34,20 @@ from citybrain.store.repositories.site_rows import (
     sites_from_rows,
 )
 from citybrain.store.schema import site_changes, site_imports, sites
-from citybrain.store.types import SRID, utc
+from citybrain.store.types import ewkb_hexes, utc
 
 __all__ = ["ImportOutcome", "replace_source"]
 
 #: Rows per statement (SQLite) or per COPY buffer flush (PostgreSQL).
 BATCH = 5_000
+#: The order :func:`_copy_upsert` writes a row's values in (the table's, checked at import).
+_COPY_ORDER = (
+    "id", "source", "source_id", "kind", "name", "radius_m", "valid_from", "valid_to",
+    "attributes", "key_attributes", "geometry", "area", "min_lon", "min_lat", "max_lon",
+    "max_lat", "area_m2", "imported_at", "updated_at",
+)  # fmt: skip
+if SITE_COLUMNS != _COPY_ORDER:  # a field added to SiteRecord needs its place in the COPY row
+    raise RuntimeError(f"sites columns {SITE_COLUMNS} differ from the COPY row {_COPY_ORDER}")
 #: Columns an update of an existing site rewrites (its id, source and first import stay).
 _UPDATED = tuple(c for c in SITE_COLUMNS if c not in ("id", "source", "source_id", "imported_at"))
 
@@ -88,11 +96,11 @@ def replace_source(
     )
     changes = diff_sites(old, new, now=now, since=since)
     written = {*changes.added, *changes.changed, *changes.expired}
-    rows = site_rows([site for site in new if site.id in written], now)
+    batch = [site for site in new if site.id in written]
     if postgres:
-        _copy_upsert(session, rows)
+        _copy_upsert(session, batch, now, fresh=not old)
     else:
-        _sqlite_upsert(session, rows)
+        _sqlite_upsert(session, site_rows(batch, now))
     gone = list(changes.removed)
     for start in range(0, len(gone), BATCH):
         session.execute(delete(sites).where(sites.c.id.in_(gone[start : start + BATCH])))
@@ -155,29 +163,44 @@ def _sqlite_upsert(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(statement, rows[start : start + BATCH])
 
 
-def _copy_upsert(session: Session, rows: list[dict[str, Any]]) -> None:
-    """PostgreSQL: ``COPY`` into a temporary table, then one upsert from it."""
-    if not rows:
+def _copy_upsert(session: Session, batch: list[Site], now: datetime, *, fresh: bool) -> None:
+    """PostgreSQL: ``COPY`` into a temporary table, then one upsert from it; a source's first
+    import (``fresh``: it has no sites yet, and its lock is held) is copied in directly.
+
+    COPY takes text: JSON as JSON text, geometry as hex EWKB (converted for the whole batch at
+    once), times as aware datetimes.
+    """
+    if not batch:
         return
-    hexes = {
-        name: shapely.to_wkb(
-            shapely.set_srid(np.asarray([row[name] for row in rows], dtype=object), SRID),
-            hex=True,
-            include_srid=True,
-        )
-        for name in ("geometry", "area")
-    }
+    areas = np.asarray([site.area for site in batch], dtype=object)
+    bounds = shapely.bounds(areas).tolist()
+    square_metres = area_m2_local(areas).tolist()
+    geometry_hex = ewkb_hexes([site.geometry for site in batch])
+    area_hex = ewkb_hexes(list(areas))
     columns = ", ".join(f'"{name}"' for name in SITE_COLUMNS)
-    session.execute(text("DROP TABLE IF EXISTS sites_incoming"))
-    session.execute(text("CREATE TEMP TABLE sites_incoming (LIKE sites) ON COMMIT DROP"))
+    target = "sites" if fresh else "sites_incoming"
+    if not fresh:
+        session.execute(text("DROP TABLE IF EXISTS sites_incoming"))
+        session.execute(text("CREATE TEMP TABLE sites_incoming (LIKE sites) ON COMMIT DROP"))
     connection = session.connection().connection.driver_connection
     assert connection is not None
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    keys: dict[tuple[str, ...], str] = {}
     with (
         connection.cursor() as cursor,
-        cursor.copy(f"COPY sites_incoming ({columns}) FROM STDIN") as copy,
+        cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy,
     ):
-        for i, row in enumerate(rows):
-            copy.write_row(_copy_row(row, hexes["geometry"][i], hexes["area"][i]))
+        for i, site in enumerate(batch):
+            key = keys.get(site.key_attributes) or keys.setdefault(
+                site.key_attributes, dumps(list(site.key_attributes))
+            )
+            copy.write_row((
+                site.id, site.source, site.source_id, site.kind, site.name, site.radius_m,
+                site.valid_from, site.valid_to, dumps(dict(site.attributes)), key,
+                geometry_hex[i], area_hex[i], *bounds[i], square_metres[i], now, now,
+            ))  # fmt: skip
+    if fresh:
+        return
     updates = ", ".join(f'"{name}" = excluded."{name}"' for name in _UPDATED)
     session.execute(
         text(
@@ -186,21 +209,6 @@ def _copy_upsert(session: Session, rows: list[dict[str, Any]]) -> None:
         )
     )
     session.execute(text("DROP TABLE sites_incoming"))
-
-
-def _copy_row(row: dict[str, Any], geometry: str, area: str) -> tuple[Any, ...]:
-    """One row as COPY takes it: JSON as text, geometry as hex EWKB."""
-    out: list[Any] = []
-    for name in SITE_COLUMNS:
-        value = row[name]
-        if name == "geometry":
-            value = geometry
-        elif name == "area":
-            value = area
-        elif name in ("attributes", "key_attributes"):
-            value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        out.append(value)
-    return tuple(out)
 
 
 def _log_changes(
@@ -212,14 +220,31 @@ def _log_changes(
     now: datetime,
     by: str | None,
 ) -> None:
+    entries: list[tuple[str, str]] = []
+    for action, ids in (
+        (SiteAction.ADDED, changes.added), (SiteAction.CHANGED, changes.changed),
+        (SiteAction.EXPIRED, changes.expired), (SiteAction.REMOVED, changes.removed),
+    ):  # fmt: skip
+        value = action.value  # once per action: an Enum's value is a slow property
+        entries += [(site_id, value) for site_id in ids]
+    if not entries:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement over two arrays: a first import of 100,000 sites logs 100,000 rows.
+        session.execute(
+            text(
+                'INSERT INTO site_changes (at, source, site_id, action, import_id, "by") '
+                "SELECT :at, :source, e.site_id, e.action, :import_id, :by "
+                "FROM unnest(CAST(:ids AS text[]), CAST(:actions AS text[])) AS e(site_id, action)"
+            ),
+            {"at": now, "source": source, "import_id": import_id, "by": by,
+             "ids": [e[0] for e in entries], "actions": [e[1] for e in entries]},
+        )  # fmt: skip
+        return
     rows = [
-        {"at": now, "source": source, "site_id": site_id, "action": action.value,
+        {"at": now, "source": source, "site_id": site_id, "action": action,
          "import_id": import_id, "by": by}
-        for action, ids in (
-            (SiteAction.ADDED, changes.added), (SiteAction.CHANGED, changes.changed),
-            (SiteAction.EXPIRED, changes.expired), (SiteAction.REMOVED, changes.removed),
-        )
-        for site_id in ids
+        for site_id, action in entries
     ]  # fmt: skip
     for start in range(0, len(rows), BATCH):
         session.execute(insert(site_changes), rows[start : start + BATCH])

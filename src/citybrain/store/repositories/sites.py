@@ -24,7 +24,7 @@ from citybrain.store.repositories.site_coverage import site_coverage
 from citybrain.store.repositories.site_rows import site_select, sites_from_rows
 from citybrain.store.repositories.site_writes import ImportOutcome, record_refused, replace_source
 from citybrain.store.schema import site_changes, site_imports, sites
-from citybrain.store.types import SRID, utc
+from citybrain.store.types import SRID, ewkb_hexes, utc
 
 __all__ = ["BBox", "ImportOutcome", "SitePage", "SiteRepo"]
 
@@ -161,16 +161,14 @@ class SiteRepo:
 
     def _pairs_postgis(self, shapes: Sequence[BaseGeometry]) -> dict[int, builtins.list[Site]]:
         """One query for all footprints: the GiST index finds each one's sites."""
-        hexes = shapely.to_wkb(
-            shapely.set_srid(np.asarray(shapes, dtype=object), SRID), hex=True, include_srid=True
-        )
+        hexes = ewkb_hexes(shapes)
         pairs = self._session.execute(
             text(
                 "SELECT f.i, s.id FROM unnest(CAST(:i AS int[]), CAST(:g AS text[])) AS f(i, g) "
                 "JOIN sites s ON s.area && CAST(f.g AS geometry) "
                 "AND ST_Intersects(s.area, CAST(f.g AS geometry))"
             ),
-            {"i": list(range(len(shapes))), "g": [str(h) for h in hexes]},
+            {"i": list(range(len(shapes))), "g": hexes},
         ).all()
         ids = sorted({site_id for _, site_id in pairs})
         loaded: dict[str, Site] = {}

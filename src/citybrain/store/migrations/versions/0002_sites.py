@@ -79,6 +79,7 @@ def upgrade() -> None:
         sa.Column("min_lat", sa.Float(), nullable=False),
         sa.Column("max_lon", sa.Float(), nullable=False),
         sa.Column("max_lat", sa.Float(), nullable=False),
+        sa.Column("area_m2", sa.Float(), nullable=False),
         sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sites")),
