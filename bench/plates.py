@@ -44,8 +44,12 @@ from citybrain.vision.plates import PlateDetector, plate_regions, sharpness
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "training"))
 
-from plates_data import Sample, load_split, split_valid  # noqa: E402
-from train_plates import match  # noqa: E402
+from plates_data import (  # noqa: E402
+    Sample,
+    load_split,
+    match,
+    split_valid,
+)
 
 SHARED = ROOT.parent / "shared"
 #: A plate stays readable when it keeps more than this share of its raw sharpness.

@@ -21,7 +21,7 @@ from citybrain.core.detections import FloatArray
 from citybrain.core.frame import Image
 from citybrain.vision.plates import STRIDE
 
-__all__ = ["Sample", "augment", "load_split", "split_valid", "targets"]
+__all__ = ["MATCH_IOU", "Sample", "augment", "iou", "load_split", "match", "split_valid", "targets"]
 
 PLATE_CLASS = 0
 VEHICLE_CLASS = 1
@@ -141,3 +141,33 @@ def targets(
         offset[:, iy, ix] = [cx - ix, cy - iy]
         mask[iy, ix] = True
     return heat, wh, offset, mask
+
+
+#: A detection takes a labelled plate it overlaps by at least this IoU.
+MATCH_IOU = 0.3
+
+
+def iou(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """``(len(a), len(b))`` IoU of two box sets."""
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(hi - lo, 0, None).prod(axis=2)
+    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(axis=1)
+    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(axis=1)
+    result: npt.NDArray[np.float32] = inter / np.maximum(area_a[:, None] + area_b - inter, 1e-6)
+    return result
+
+
+def match(found: npt.NDArray[np.float32], truth: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
+    """Which detections (best first) take a not yet taken plate at :data:`MATCH_IOU`."""
+    hits = np.zeros(len(found), dtype=bool)
+    if not len(found) or not len(truth):
+        return hits
+    overlap = iou(found, truth)
+    taken = np.zeros(len(truth), dtype=bool)
+    for i in range(len(found)):
+        candidates = np.where(taken, -1.0, overlap[i])
+        j = int(np.argmax(candidates))
+        if candidates[j] >= MATCH_IOU:
+            taken[j] = hits[i] = True
+    return hits

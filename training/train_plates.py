@@ -27,7 +27,7 @@ import torch.nn.functional as F  # noqa: N812 (the usual name)
 from torch import nn
 
 from citybrain.vision.plates import decode, normalise
-from plates_data import Sample, augment, load_split, split_valid, targets
+from plates_data import Sample, augment, load_split, match, split_valid, targets
 
 __all__ = ["PlateNet", "average_precision", "main", "match"]
 
@@ -36,7 +36,6 @@ DEFAULT_OUT = ROOT / "src" / "citybrain" / "vision" / "weights" / "plates.onnx"
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "license-plates"
 #: A detection covers a plate when their IoU is at least this (blurring needs coverage, not a
 #: tight box: the blurred region is grown by a margin).
-MATCH_IOU = 0.3
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -117,32 +116,6 @@ def train_epoch(
         optimiser.step()
         losses.append(float(loss.item()))
     return float(np.mean(losses))
-
-
-def iou(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """``(len(a), len(b))`` IoU of two box sets."""
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(hi - lo, 0, None).prod(axis=2)
-    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(axis=1)
-    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(axis=1)
-    result: npt.NDArray[np.float32] = inter / np.maximum(area_a[:, None] + area_b - inter, 1e-6)
-    return result
-
-
-def match(found: npt.NDArray[np.float32], truth: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
-    """Which detections (best first) take a not yet taken plate at :data:`MATCH_IOU`."""
-    hits = np.zeros(len(found), dtype=bool)
-    if not len(found) or not len(truth):
-        return hits
-    overlap = iou(found, truth)
-    taken = np.zeros(len(truth), dtype=bool)
-    for i in range(len(found)):
-        candidates = np.where(taken, -1.0, overlap[i])
-        j = int(np.argmax(candidates))
-        if candidates[j] >= MATCH_IOU:
-            taken[j] = hits[i] = True
-    return hits
 
 
 def average_precision(

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from citybrain import __version__
-from citybrain.commands import cameras, hardhat_command, models, users
+from citybrain.commands import cameras, hardhat_command, models, sites, users
 from citybrain.commands.analyze import analyze_command
 from citybrain.commands.common import Command, Group
 from citybrain.commands.serve import serve_command
@@ -34,6 +34,7 @@ app.add_typer(hardhat_command.app, name="hardhat")
 app.add_typer(models.app, name="models")
 app.add_typer(users.app, name="user")
 app.add_typer(cameras.app, name="camera")
+app.add_typer(sites.app, name="sites")
 
 
 def _version(value: bool) -> None:

@@ -14,6 +14,7 @@ at the whole frame's scale, see :mod:`citybrain.core.regions`) → tracker → h
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -237,9 +238,13 @@ class CameraPipeline:
         self._tracked = Detections.empty()
         self._last_detect: float | None = None
         self._last_time = 0.0
+        # Rules from data replace the rules while frames flow (see replace_rules).
+        self._rules_lock = threading.Lock()
+        self._pending_rules: tuple[CameraConfig, Vision] | None = None
 
     def process(self, frame: Frame) -> PipelineResult:
         """Analyse one sampled frame."""
+        ended, closed = self._take_new_rules()
         self.stats.frames_analysed += 1
         self._last_time = frame.timestamp
         detected = False
@@ -263,8 +268,8 @@ class CameraPipeline:
             detections=self._tracked,
             wall_time=None if self._wall_origin is None else self._wall_origin + frame.timestamp,
         )
-        updates: list[EventUpdate] = []
-        counts: list[LineCount] = []
+        updates: list[EventUpdate] = ended
+        counts: list[LineCount] = closed
         for rule in self.rules:
             result = rule.evaluate(observation)
             updates += result.updates
@@ -364,6 +369,61 @@ class CameraPipeline:
                 judged = self._vision.hardhat.classify(image, heads[big_enough])
                 probability[people[big_enough]] = judged
         return detections.with_data(HARDHAT_KEY, probability)
+
+    # --- rules replaced while running (rules from data, issue 12) ----------------------------
+
+    def replace_rules(self, config: CameraConfig, vision: Vision) -> None:
+        """Run ``config``'s rules and zones from the next frame on (thread-safe).
+
+        ``config`` differs from the current one in its rules and zones only. Rules whose config
+        (and zone or line) is unchanged carry on with their state; the others end their open
+        events at the last frame's time (those updates come with the next frame's result) and
+        new ones start. Tracks, the motion gate and the detector are untouched: the stream goes
+        on. ``vision`` supplies the hard-hat classifier when a new rule needs it.
+        """
+        with self._rules_lock:
+            self._pending_rules = (config, vision)
+
+    def _take_new_rules(self) -> tuple[list[EventUpdate], list[LineCount]]:
+        with self._rules_lock:
+            pending, self._pending_rules = self._pending_rules, None
+        if pending is None:
+            return [], []
+        config, vision = pending
+        old = dict(zip(self.config.rules, self.rules, strict=True))
+        built = dict(zip(config.rules, build_rules(config), strict=True))
+        kept = {name for name in built if name in old and self._same_rule(name, config)}
+        rules = [old[name] if name in kept else rule for name, rule in built.items()]
+        hardhat = self._vision.hardhat or vision.hardhat
+        needs_hardhat = any(isinstance(r, HardhatRule) for r in rules)
+        if needs_hardhat and hardhat is None:
+            log.error("camera %r: a hardhat_required rule but no classifier; rules kept", self.name)
+            return [], []
+        ended: list[EventUpdate] = []
+        closed: list[LineCount] = []
+        for name, rule in old.items():
+            if name not in kept:
+                result = rule.close(self._last_time)
+                ended += result.updates
+                closed += result.counts
+        for rule in rules:
+            if isinstance(rule, HardhatRule) and rule.threshold is None and hardhat is not None:
+                rule.threshold = hardhat.threshold
+        self._needs_hardhat = needs_hardhat
+        self._vision = Vision(self._vision.detector, hardhat, self._vision.anonymiser)
+        self.config, self.rules = config, rules
+        self._count(ended)
+        return ended, closed
+
+    def _same_rule(self, name: str, config: CameraConfig) -> bool:
+        """Whether rule ``name`` watches the same thing the same way in ``config`` as now."""
+        before, after = self.config.rules[name], config.rules[name]
+        if before != after:
+            return False
+        zone, line = getattr(before, "zone", None), getattr(before, "line", None)
+        return (zone is None or self.config.zones.get(zone) == config.zones.get(zone)) and (
+            line is None or self.config.lines.get(line) == config.lines.get(line)
+        )
 
     def _count(self, updates: list[EventUpdate]) -> None:
         for update in updates:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from e2e.serving import ServerProcess
+from support.citydata_samples import viz_collection, viz_feature
 
 pytestmark = pytest.mark.slow
 
@@ -264,3 +265,49 @@ def test_an_auditor_sees_the_audit_view_and_no_video(sign_in: Any) -> None:
     assert aud.page.locator("img[src*='/api/']").count() == 0
     for path in VIDEO_PATHS:
         assert not aud.paths(path), f"an auditor's page asked for video: {aud.paths(path)}"
+
+
+def test_a_site_is_drawn_on_the_map_and_shown_on_an_incident(
+    sign_in: Any, console_server: ServerProcess
+) -> None:
+    """Road works in the demo warehouse camera's view (VIZ Berlin's shape): its outline on the
+    map, and on the page of an incident that camera raises afterwards."""
+    point = {"type": "Point", "coordinates": [13.40432, 52.519888]}  # 25 m into its view
+    feed = viz_collection(viz_feature(point, id="77/2026", valid_from="01.01.2020 00:00",
+                                      valid_to="31.12.2099 23:59"))  # fmt: skip
+    with closing(console_server.client("ada")) as client:
+        imported = client.post(
+            "/api/sites/import", files={"file": ("viz.json", feed.encode())},
+            data={"preset": "berlin-viz"},
+        )  # fmt: skip
+        assert imported.status_code == 200, imported.text
+        since = time.time()
+        warehouse = next(
+            c["id"] for c in client.get("/api/cameras").json()["items"]
+            if c["name"] == "demo-warehouse"
+        )  # fmt: skip
+        detail = client.get(f"/api/cameras/{warehouse}").json()
+        assert [s["name"] for s in detail["sites"]] == [
+            "Wolfensteindamm zwischen Schloßstraße und Bismarckstraße"]  # fmt: skip
+    ada = sign_in("ada")
+    ada.go("map", "Map")
+    ada.until("document.querySelectorAll('.map path.site.kind-road_works').length === 1")
+    ada.page.get_by_label("Coverage gaps").check()  # the parts of sites no camera sees
+    ada.until("document.querySelectorAll('.map path.uncovered').length > 0")
+    ada.shoot("map-sites")
+
+    with closing(console_server.client("ada")) as client:
+        deadline = time.monotonic() + 90
+        while True:
+            events = client.get("/api/events", params={"camera": warehouse, "limit": 20}).json()
+            fresh = [e for e in events["items"] if e["context"].get("sites")]
+            if fresh:
+                break
+            assert time.monotonic() < deadline, f"no event with site context since {since}"
+            time.sleep(1.0)
+    ada.page.goto(f"{console_server.url}/#/incidents/{fresh[0]['id']}")
+    section = ada.page.locator("section.site-context")
+    section.wait_for()
+    text = section.inner_text()
+    assert "road works" in text and "Baustelle" in text and "Wolfensteindamm" in text
+    ada.shoot("incident-site")

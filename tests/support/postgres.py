@@ -284,11 +284,12 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     """The URL of a fresh database for this test session, dropped at its end.
 
-    Without PostGIS for now: its ``spatial_ref_sys`` table is not in the store's models, so the
-    migrations-match-models check would see it until the store's Alembic set-up skips it.
+    With PostGIS (the store's sites need it) where the server has it; the store's migrations
+    create it otherwise, which fails there naming the missing package.
     """
     name = f"citybrain_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    url = create_database(postgres_server.admin_url, name)
+    extensions = [POSTGIS] if has_extension(postgres_server.admin_url, POSTGIS) else []
+    url = create_database(postgres_server.admin_url, name, extensions=extensions)
     try:
         yield url
     finally:

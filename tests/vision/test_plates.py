@@ -94,8 +94,7 @@ def test_packaged_detector_finds_the_plates_of_the_selection_split() -> None:
     if not (data / "license-plates" / "valid").is_dir():
         pytest.skip(f"license-plates dataset not found in {data}: set CITYBRAIN_DATASETS")
     sys.path.insert(0, str(ROOT / "training"))
-    from plates_data import load_split, split_valid  # noqa: PLC0415 (training/ is not a package)
-    from train_plates import match  # noqa: PLC0415
+    from plates_data import load_split, match, split_valid  # noqa: PLC0415 (training/: no package)
 
     select, _ = split_valid(load_split(data / "license-plates" / "valid"))
     detector = PlateDetector()

@@ -37,12 +37,15 @@ __all__ = [
     "AuditorUser",
     "CameraEditor",
     "Context",
+    "CoverageReader",
     "CurrentUser",
     "DbSession",
     "EventExporter",
     "EventHandler",
     "Principal",
     "RequestAudit",
+    "SiteAdmin",
+    "SiteReader",
     "VideoViewer",
     "credential_check",
     "forbid_restricted",
@@ -323,3 +326,14 @@ def visible_camera(session: Session, principal: Principal, camera_id: int) -> Ca
         if camera is not None:
             return camera
     raise not_found(f"camera {camera_id}")
+
+
+# --- city data (issue 12) --------------------------------------------------------------------
+#: Users who may read sites and their change log (city data, no video: all but auditors).
+SiteReader = Annotated[Principal, Depends(_require(*_READ_VIDEO, doing="read sites"))]
+#: Users who may import and delete sites.
+SiteAdmin = Annotated[Principal, Depends(_require(Role.ADMIN, doing="import or delete sites"))]
+#: Users who may read coverage (planning: admins and supervisors).
+CoverageReader = Annotated[
+    Principal, Depends(_require(Role.ADMIN, Role.SUPERVISOR, doing="read coverage"))
+]

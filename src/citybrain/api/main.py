@@ -23,12 +23,14 @@ from citybrain.api.routes import (
     auth,
     cameras,
     console,
+    coverage,
     events,
     health,
     line_counts,
     live,
     metrics,
     session,
+    sites,
     stats,
     users,
     wall,
@@ -121,14 +123,17 @@ def create_app(
     _add_error_handlers(app)
     # live before events: /api/events/stream must not be taken for an event id.
     routers = (health, auth, session, users, cameras, live, wall, events, stats, line_counts,
-               audit, metrics, console)  # fmt: skip
+               audit, metrics, console, sites, coverage)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     console.mount_console(app)
     app.add_middleware(CookieSession)
     limits = settings.limits
+    imports = (int(settings.site_import_max_mb * 2**20), "site_import_max_mb")
     app.add_middleware(
-        BodyLimit, default=limits.json_body_bytes, prefixes={IMPORTS: limits.import_body_bytes}
+        BodyLimit,
+        default=(limits.json_body_bytes, "limits.json_body_bytes"),
+        prefixes={IMPORTS: imports},
     )
     tiles = tile_origin(settings.console.tile_url)
     app.add_middleware(SecurityHeaders, policy=content_security_policy([tiles] if tiles else []))

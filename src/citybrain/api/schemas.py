@@ -27,7 +27,9 @@ from citybrain.records import (
     partial_model,
 )
 from citybrain.records.camera import Source
+from citybrain.records.site import geojson_geometry
 from citybrain.records.user import USERNAME_PATTERN, Username
+from citybrain.services.sites import footprint_of
 from citybrain.store import redacted_source
 
 __all__ = [
@@ -136,6 +138,11 @@ class CameraPublic(CameraRecord):
     """A camera as its viewers see it: the source with credentials redacted, and its health."""
 
     health: CameraHealth | None = None
+    footprint: dict[str, Any] | None = Field(
+        default=None,
+        description="The ground it sees (GeoJSON Polygon, WGS 84): the drawn footprint, else "
+        "the sector of its position, heading, field of view and range; null without them.",
+    )
 
     @classmethod
     def of(cls, camera: CameraRecord, health: CameraHealth | None) -> CameraPublic:
@@ -145,7 +152,9 @@ class CameraPublic(CameraRecord):
         if isinstance(section, dict) and isinstance(section.get("source"), str):
             config["camera"] = {**section, "source": redacted_source(section["source"])}
         fields = camera.model_dump() | {"source": redacted_source(camera.source), "config": config}
-        return cls.model_validate(fields | {"health": health})
+        ground = footprint_of(camera)
+        footprint = None if ground is None else geojson_geometry(ground)
+        return cls.model_validate(fields | {"health": health, "footprint": footprint})
 
 
 class CamerasPublic(Schema):

@@ -166,26 +166,34 @@ class BodyLimit:
     than the limit is ever held in memory.
 
     Args:
-        default: the limit in bytes for every route.
-        prefixes: larger (or smaller) limits for paths starting with a prefix (imports).
+        default: the limit in bytes for every route, and the setting that sets it (named in
+            the refusal).
+        prefixes: other limits for paths starting with a prefix (imports), with their settings.
     """
 
-    def __init__(self, app: ASGIApp, *, default: int, prefixes: dict[str, int] | None = None):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        default: tuple[int, str],
+        prefixes: dict[str, tuple[int, str]] | None = None,
+    ) -> None:
         self.app = app
         self._default = default
         self._prefixes = sorted((prefixes or {}).items(), key=lambda kv: -len(kv[0]))
 
-    def limit_for(self, path: str) -> int:
+    def limit_for(self, path: str) -> tuple[int, str]:
+        """The limit of ``path`` and the setting that sets it."""
         return next((n for prefix, n in self._prefixes if path.startswith(prefix)), self._default)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(str(scope.get("path", "")))
+        limit, setting = self.limit_for(str(scope.get("path", "")))
         declared = _content_length(scope.get("headers", []))
         if declared is not None and declared > limit:
-            await _too_large(send, limit)
+            await _too_large(send, limit, setting)
             return
         seen = 0
         exceeded = replaced = False
@@ -208,7 +216,7 @@ class BodyLimit:
                 await send(message)
             elif message["type"] == "http.response.start" and not replaced:
                 replaced = True
-                await _too_large(send, limit)
+                await _too_large(send, limit, setting)
 
         try:
             await self.app(scope, counted, watched)
@@ -216,7 +224,7 @@ class BodyLimit:
             if not exceeded:
                 raise
         if exceeded and not replaced:
-            await _too_large(send, limit)
+            await _too_large(send, limit, setting)
 
 
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
@@ -229,8 +237,9 @@ def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     return None
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"request body over the limit of {limit} bytes"}).encode()
+async def _too_large(send: Send, limit: int, setting: str) -> None:
+    detail = f"request body over the limit of {limit} bytes (the server's {setting})"
+    body = json.dumps({"detail": detail}).encode()
     await send({
         "type": "http.response.start", "status": 413,
         "headers": [(b"content-type", b"application/json"),

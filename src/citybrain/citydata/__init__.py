@@ -18,7 +18,7 @@ from citybrain.citydata.footprint import (
     sectors,
     sites_seen,
 )
-from citybrain.citydata.geo import LocalProjection, area_m2, buffer_m, parse_crs
+from citybrain.citydata.geo import LocalProjection, area_m2, area_m2_local, buffer_m, parse_crs
 from citybrain.citydata.importer import (
     DEFAULT_MAX_BYTES,
     import_bytes,
@@ -63,6 +63,7 @@ __all__ = [
     "SiteRules",
     "active_sites",
     "area_m2",
+    "area_m2_local",
     "buffer_m",
     "camera_footprint",
     "coverage",

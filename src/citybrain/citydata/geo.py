@@ -24,6 +24,7 @@ __all__ = [
     "WGS84",
     "LocalProjection",
     "area_m2",
+    "area_m2_local",
     "buffer_m",
     "is_wgs84",
     "outside_wgs84",
@@ -175,6 +176,24 @@ def buffer_m(geometries: Any, radius_m: float, *, quad_segs: int = 8) -> Any:
         metres = projection.to_metres(array[index])
         out[index] = projection.to_wgs84(shapely.buffer(metres, radius_m, quad_segs=quad_segs))
     return out[0] if isinstance(geometries, BaseGeometry) else out
+
+
+def area_m2_local(geometries: Any) -> NDArray[np.float64]:
+    """Ground areas in square metres of WGS 84 geometries, fast: the area in square degrees
+    times the lengths of a degree of latitude and of longitude on the WGS 84 ellipsoid at each
+    geometry's middle latitude.
+
+    Within a few parts in a million of :func:`area_m2` for sites up to a few kilometres across
+    (the error grows with the square of the north-south extent), at a tenth of its cost: for
+    measuring many small areas at once (100,000 sites at import).
+    """
+    array = np.atleast_1d(np.asarray(geometries, dtype=object))
+    bounds = shapely.bounds(array)
+    phi = np.radians((bounds[:, 1] + bounds[:, 3]) / 2)
+    per_lat = 111_132.954 - 559.822 * np.cos(2 * phi) + 1.175 * np.cos(4 * phi)
+    per_lon = 111_412.84 * np.cos(phi) - 93.5 * np.cos(3 * phi) + 0.118 * np.cos(5 * phi)
+    out: NDArray[np.float64] = np.nan_to_num(shapely.area(array) * per_lat * per_lon)
+    return out
 
 
 def area_m2(geometries: Any) -> Any:

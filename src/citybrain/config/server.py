@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationErro
 
 from citybrain.config.console import ConsoleSettings
 from citybrain.config.network import NetworkSettings
+from citybrain.config.sites import SiteKind, SiteRuleTemplate, SiteSourceSettings
 from citybrain.errors import ConfigError
 
 __all__ = [
@@ -51,14 +52,8 @@ class LimitSettings(BaseModel):
         ge=1024,
         le=64 * 1_048_576,
         title="JSON body limit",
-        description="Largest request body (bytes) outside imports; refused before it is read.",
-    )
-    import_body_bytes: int = Field(
-        default=64 * 1_048_576,
-        ge=1024,
-        le=1024 * 1_048_576,
-        title="Import body limit",
-        description="Largest upload to an import route (bytes).",
+        description="Largest request body (bytes) outside site imports (`site_import_max_mb`); "
+        "refused before it is read.",
     )
     live_streams_per_user: int = Field(
         default=8,
@@ -160,6 +155,32 @@ class ServerSettings(BaseModel):
         title="Limits",
         description="Request body sizes and concurrent streams.",
     )
+    # --- city data (issue 12) ----------------------------------------------------------------
+    site_rules: dict[SiteKind, list[SiteRuleTemplate]] = Field(
+        default_factory=dict,
+        title="Rules from data",
+        description="Site kind -> rule templates in the camera config's rule format, added to "
+        "every camera that sees an active site of that kind, e.g. construction_permit: "
+        "[{kind: hardhat_required, seconds: 5}].",
+    )
+    coverage_kinds: list[SiteKind] | None = Field(
+        default=None,
+        title="Coverage kinds",
+        description="Site kinds GET /api/coverage and `citybrain sites coverage` report on by "
+        "default; absent = every kind.",
+    )
+    site_import_max_mb: float = Field(
+        default=64.0,
+        gt=0,
+        le=1024,
+        title="Largest site import",
+        description="Megabytes a file of sites may have (uploads, the command line, refreshes).",
+    )
+    site_sources: list[SiteSourceSettings] = Field(
+        default_factory=list,
+        title="Site refreshes",
+        description="Sources of sites read on a schedule (a folder or an http(s) URL).",
+    )
 
     @property
     def resolved_database_url(self) -> str:
@@ -170,6 +191,10 @@ class ServerSettings(BaseModel):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def site_import_max_bytes(self) -> int:
+        return int(self.site_import_max_mb * 1024 * 1024)
 
 
 def load_settings(path: Path | None, **overrides: object) -> ServerSettings:

@@ -79,6 +79,9 @@ class EventFacts(BaseModel):
             hard-hat classifier's "no hard hat" probability).
         bbox: ``x1, y1, x2, y2`` normalised to ``0..1`` at the best snapshot moment.
         details: small, rule-specific facts (e.g. ``count`` for occupancy, ``direction``).
+        context: what the city's data says about the place, added where the event is stored
+            (rules never set it): ``{"sites": [{id, kind, name, attributes}, ...]}`` for the
+            sites the camera sees that were valid when the event started; empty otherwise.
     """
 
     # Frozen and never re-validated on copy: events are made a few times per incident, and
@@ -94,6 +97,7 @@ class EventFacts(BaseModel):
     score: float = 0.0
     bbox: BBox | None = None
     details: dict[str, str | int | float] = Field(default_factory=dict)
+    context: dict[str, Any] = Field(default_factory=dict)
 
     def facts(self) -> dict[str, Any]:
         """Just the :class:`EventFacts` fields, as a dict (for a record of another boundary)."""

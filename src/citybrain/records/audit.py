@@ -34,6 +34,8 @@ class Action(StrEnum):
     USER_CREATE = "user.create"
     USER_UPDATE = "user.update"
     USER_PASSWORD = "user.password"
+    SITES_IMPORT = "sites.import"
+    SITE_DELETE = "site.delete"
 
 
 class AuditEntry(Record):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -11,11 +11,13 @@ from citybrain.records.base import Record
 
 __all__ = [
     "NO_CONTROL",
+    "CalibrationPair",
     "CameraFields",
     "CameraHealth",
     "CameraName",
     "CameraRecord",
     "ConfigTree",
+    "GroundPolygon",
     "Source",
 ]
 
@@ -79,6 +81,50 @@ Range = Annotated[
 ]
 
 
+# --- city data (issue 12): a drawn footprint and an image-to-ground calibration ---------------
+
+ImagePoint = tuple[
+    Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)],
+    Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)],
+]
+GroundPoint = tuple[Longitude, Latitude]
+
+
+class GroundPolygon(Record):
+    """A polygon on the ground: GeoJSON, WGS 84, one outer ring (``[[lon, lat], ...]``, closed)."""
+
+    type: Literal["Polygon"] = "Polygon"
+    coordinates: Annotated[
+        list[Annotated[list[GroundPoint], Field(min_length=4, max_length=1000)]],
+        Field(min_length=1, max_length=1, description="One ring: holes are not taken."),
+    ]
+
+
+class CalibrationPair(Record):
+    """An image point (normalised ``0..1``, origin top left) and the ground point it shows."""
+
+    image: ImagePoint
+    ground: GroundPoint
+
+
+DrawnFootprint = Annotated[
+    GroundPolygon | None,
+    Field(
+        title="Drawn footprint",
+        description="The ground the camera sees, drawn by an admin (GeoJSON Polygon); "
+        "absent = the sector from its position, heading, field of view and range.",
+    ),
+]
+Calibration = Annotated[
+    Annotated[list[CalibrationPair], Field(min_length=4, max_length=64)] | None,
+    Field(
+        title="Calibration",
+        description="Four or more image-to-ground point pairs (a homography), so that sites "
+        "can be drawn into the camera's image.",
+    ),
+]
+
+
 class CameraFields(Record):
     """What an admin says about a camera: the one declaration of its settable fields.
 
@@ -95,6 +141,8 @@ class CameraFields(Record):
     range_m: Range | None = None
     enabled: bool = True
     config: ConfigTree = Field(default_factory=dict)
+    drawn_footprint: DrawnFootprint = None
+    calibration: Calibration = None
 
 
 class CameraRecord(CameraFields):

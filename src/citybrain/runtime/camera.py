@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from citybrain.config.model import CameraConfig
 from citybrain.core.events import EndedBy
 from citybrain.errors import CitybrainError
 from citybrain.ingest import Reader, ReaderOptions
@@ -89,6 +90,9 @@ class CameraRunner:
         self._loop: FrameLoop | None = None
         self._sessions = 0
         self._next_health = 0.0
+        # The pipeline now running, so that rules from data can be replaced in it.
+        self._rules_lock = threading.Lock()
+        self._current: CameraPipeline | None = None
         self._thread = threading.Thread(
             target=self._run, name=f"camera-{command.camera_id}", daemon=True
         )
@@ -104,6 +108,14 @@ class CameraRunner:
         """Ask the thread to stop (returns at once; :meth:`stop` waits); the events it ends
         are marked as ended by ``reason``."""
         self._stop.request(reason)
+
+    def replace_rules(self, config: CameraConfig, vision: Vision) -> None:
+        """Run ``config``'s rules from the next frame on, without reopening the source (rules
+        from data: a site started or expired). Later sessions use it too."""
+        with self._rules_lock:
+            self.config, self._vision = config, vision
+            if self._current is not None:
+                self._current.replace_rules(config, vision)
 
     def stop(self, timeout: float = 10.0, reason: EndedBy = EndedBy.CAMERA_STOPPED) -> None:
         """Stop reading, end the camera's open events and send them up; wait for the thread."""
@@ -155,7 +167,9 @@ class CameraRunner:
         return frames
 
     def _pipeline(self, wall_origin: float) -> CameraPipeline:
-        return CameraPipeline(self.config, self._vision, wall_origin=wall_origin)
+        with self._rules_lock:
+            self._current = CameraPipeline(self.config, self._vision, wall_origin=wall_origin)
+            return self._current
 
     def _reader_options(self) -> ReaderOptions:
         return ReaderOptions(
@@ -199,6 +213,8 @@ class CameraRunner:
         """Close the reader and keep its counters (the loop has closed the pipeline)."""
         loop, self._loop = self._loop, None
         reader, self._reader = self._reader, None
+        with self._rules_lock:
+            self._current = None
         if reader is None:
             return
         reader.close()

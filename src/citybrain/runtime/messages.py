@@ -2,8 +2,9 @@
 
 Workers send :class:`EventMessage`, :class:`CountMessage`, :class:`HealthMessage`,
 :class:`FrameMessage`, :class:`WorkerReady` and :class:`WorkerStats` up; the server sends
-:class:`StartCamera`, :class:`StopCamera` and :class:`Shutdown` down. The supervisor adds
-:class:`CameraStopped` to what it hands on, when a camera stopped without a word of its own.
+:class:`StartCamera`, :class:`StopCamera`, :class:`ReplaceRules` and :class:`Shutdown` down. The
+supervisor adds :class:`CameraStopped` to what it hands on, when a camera stopped without a word
+of its own.
 All are small frozen dataclasses that pickle across process boundaries.
 """
 
@@ -27,6 +28,7 @@ __all__ = [
     "FrameMessage",
     "HealthMessage",
     "OutboxStats",
+    "ReplaceRules",
     "Shutdown",
     "StartCamera",
     "StopCamera",
@@ -63,11 +65,28 @@ class StopCamera:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplaceRules:
+    """Run a camera with other rules and zones, keeping its stream, tracks and other rules.
+
+    Sent when the rules the city's sites give a camera change (a permit starts or expires).
+    Rules that are in both the old and the new config carry on; removed ones end their open
+    events; new ones start. The rest of the config (source, detector, motion) is the same.
+
+    Attributes:
+        camera_id: the camera's id in the store.
+        config: its own config with the rules from data added (validated where it was planned).
+    """
+
+    camera_id: int
+    config: CameraConfig
+
+
+@dataclass(frozen=True, slots=True)
 class Shutdown:
     """Stop every camera (closing their open events) and exit the worker."""
 
 
-WorkerCommand = StartCamera | StopCamera | Shutdown
+WorkerCommand = StartCamera | StopCamera | ReplaceRules | Shutdown
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,22 +23,26 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from citybrain.core.events import EndedBy
 from citybrain.errors import ConfigError, SourceError, StoreError
-from citybrain.records import CameraHealth
+from citybrain.records import CameraHealth, CameraRecord
 from citybrain.runtime.camera_plan import CameraPlan, plan_camera
 from citybrain.runtime.health_board import HealthBoard
 from citybrain.runtime.messages import (
     CameraStopped,
     FrameMessage,
     HealthMessage,
+    ReplaceRules,
+    StartCamera,
     StopCamera,
     WorkerMessage,
     WorkerReady,
 )
+from citybrain.runtime.site_plan import SitePlanner, merge_site_rules
 from citybrain.runtime.worker_handle import WorkerHandle
 from citybrain.runtime.worker_process import WorkerOptions
 from citybrain.store import CameraRepo, Store
@@ -50,6 +54,8 @@ log = logging.getLogger(__name__)
 #: Receives every message from the workers (events, counts, health, frames), on drain threads.
 MessageReceiver = Callable[[WorkerMessage], None]
 _ALL = -1  # the request to sync every camera
+#: The rules and zones sites add to a camera (to tell whether they changed).
+_SiteRuleSet = tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,7 @@ class SupervisorOptions:
         store_retry: seconds before re-reading a camera when the store was unreachable.
         reconcile: seconds between full comparisons with the store, which pick up cameras
             changed outside this server's API (``citybrain camera add``, another server).
+        site_interval: seconds between re-reads of the sites cameras see (rules from data).
     """
 
     workers: int = 1
@@ -76,6 +83,8 @@ class SupervisorOptions:
     restart_max: float = 30.0
     store_retry: float = 2.0
     reconcile: float = 10.0
+    # Rules from data (issue 12): seconds between re-reads of sites, a minute at most.
+    site_interval: float = 60.0
 
 
 @dataclass(slots=True)
@@ -104,6 +113,8 @@ class Supervisor:
             its live frame and health can be dropped.
         check_source: checks a camera's source against the server's source policy before it
             is run (raises :class:`~citybrain.errors.SourceError`); ``None``: any source.
+        sites: rules from data: adds the rules the city's sites give each camera, and replaces
+            them in the running camera when sites start or expire.
     """
 
     def __init__(
@@ -114,8 +125,11 @@ class Supervisor:
         *,
         forget: Callable[[int], None] | None = None,
         check_source: Callable[[str], str] | None = None,
+        sites: SitePlanner | None = None,
     ) -> None:
         self.options = options or SupervisorOptions()
+        self._sites = sites
+        self._site_rules: dict[int, _SiteRuleSet] = {}  # camera id -> what it was last sent
         self._store = store
         self._receiver = receiver
         self._forget = forget
@@ -223,6 +237,8 @@ class Supervisor:
                 if time.monotonic() >= self._next_reconcile:
                     self._next_reconcile = time.monotonic() + self.options.reconcile
                     self._sync_all()
+                if self._sites is not None and self._sites.due():
+                    self._replan_sites()
                 self._watch_workers()
                 self._retry_due()
                 for health in self._board.expire():
@@ -255,6 +271,8 @@ class Supervisor:
             return
         self._retry_at.pop(camera_id, None)
         if plan is None:
+            if self._sites is not None:
+                self._sites.forget(camera_id)
             was_running = self._unplace(camera_id)
             if error is not None:
                 self._publish(self._board.watch(camera_id, error))
@@ -274,6 +292,7 @@ class Supervisor:
             if camera is None or not camera.enabled:
                 return None, None
             name, source, config = camera.name, camera.source, dict(camera.config)
+        self._site_update(camera)
         try:
             if self._check_source is not None:
                 # Again at every plan: a name may resolve elsewhere than when it was stored.
@@ -296,13 +315,63 @@ class Supervisor:
         assert handle is not None
         self._placed[plan.camera_id] = slot
         self._slots[slot].cameras.add(plan.camera_id)
-        handle.send(plan.start_command())
+        handle.send(self._start_command(plan))
         log.info("camera %d (%s, %s) -> worker %d", plan.camera_id, plan.name,
                  plan.safe_source, slot)  # fmt: skip
+
+    # --- rules from data (issue 12) ---------------------------------------------------------
+
+    def _site_update(self, camera: CameraRecord) -> None:
+        if self._sites is None:
+            return
+        try:
+            self._sites.update(camera)
+        except (SQLAlchemyError, StoreError) as exc:
+            log.warning("cannot read the sites of camera %d (%s); next plan retries", camera.id,
+                        exc)  # fmt: skip
+
+    def _start_command(self, plan: CameraPlan) -> StartCamera:
+        """The camera's start, with the rules sites give it now added to its own."""
+        command = plan.start_command()
+        if self._sites is None:
+            return command
+        rules = self._sites.rules(plan.camera_id, plan.config)
+        try:
+            config = merge_site_rules(plan.config, rules)
+        except ValueError as exc:  # a template the config refuses for this camera
+            log.error("camera %d: rules from data not added: %s", plan.camera_id, exc)
+            return command
+        self._site_rules[plan.camera_id] = (rules.config_rules(), rules.zones)
+        return replace(command, config=config)
+
+    def _replan_sites(self) -> None:
+        """Re-read sites; tell each running camera whose rules from data changed."""
+        assert self._sites is not None
+        if not self._sites.refresh():
+            return
+        for camera_id, plan in self._plans.items():
+            slot = self._placed.get(camera_id)
+            if slot is None or not self._alive(slot):
+                continue
+            rules = self._sites.rules(camera_id, plan.config)
+            if self._site_rules.get(camera_id, ({}, {})) == (rules.config_rules(), rules.zones):
+                continue
+            try:
+                config = merge_site_rules(plan.config, rules)
+            except ValueError as exc:
+                log.error("camera %d: rules from data not added: %s", camera_id, exc)
+                continue
+            self._site_rules[camera_id] = (rules.config_rules(), rules.zones)
+            handle = self._slots[slot].handle
+            assert handle is not None
+            handle.send(ReplaceRules(camera_id, config))
+            origins = sorted(rules.origins().items())
+            log.info("camera %d: rules from data now %s", camera_id, origins)
 
     def _unplace(self, camera_id: int) -> bool:
         """Stop the camera wherever it runs; whether it was meant to be running."""
         planned = self._plans.pop(camera_id, None) is not None
+        self._site_rules.pop(camera_id, None)
         slot = self._placed.pop(camera_id, None)
         if slot is not None and self._alive(slot):
             handle = self._slots[slot].handle

@@ -29,6 +29,7 @@ from citybrain.runtime.health_board import offline_health
 from citybrain.runtime.messages import (
     DetectorStats,
     HealthMessage,
+    ReplaceRules,
     Shutdown,
     StartCamera,
     StopCamera,
@@ -103,6 +104,8 @@ class Worker:
             self._start(command)
         elif isinstance(command, StopCamera):
             self._stop(command.camera_id)
+        elif isinstance(command, ReplaceRules):
+            self._replace_rules(command)
         elif isinstance(command, Shutdown):
             self.close()
             return False
@@ -166,6 +169,21 @@ class Worker:
         self.runners[command.camera_id] = runner
         runner.start()
         log.info("worker %d: camera %d started", self.options.index, command.camera_id)
+
+    def _replace_rules(self, command: ReplaceRules) -> None:
+        """New rules for a running camera (rules from data); a camera not running here gets
+        them with its next start."""
+        runner = self.runners.get(command.camera_id)
+        if runner is None:
+            return
+        try:
+            vision = self.pool.vision(command.config)  # a new rule may need the hard-hat model
+        except CitybrainError as exc:
+            log.error("camera %d: rules not replaced: %s", command.camera_id, exc)
+            return
+        runner.replace_rules(command.config, vision)
+        log.info("worker %d: camera %d runs rules %s", self.options.index, command.camera_id,
+                 sorted(command.config.rules))  # fmt: skip
 
     def _report_when_due(self) -> None:
         now = time.monotonic()

@@ -23,6 +23,7 @@ from citybrain.api.main import create_app
 from citybrain.config.server import ServerSettings
 from citybrain.core.events import EndedBy
 from citybrain.runtime.camera import RunnerOptions
+from citybrain.runtime.site_plan import SiteContexts, SitePlanner
 from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
 from citybrain.runtime.vision_pool import BatchSettings
 from citybrain.runtime.worker_process import WorkerOptions
@@ -33,6 +34,7 @@ from citybrain.services.audit import AuditTrail
 from citybrain.services.hub import LiveHub
 from citybrain.services.metrics import ServerMetrics
 from citybrain.services.router import MessageRouter
+from citybrain.services.site_refresh import SiteRefresh
 from citybrain.services.sources import SAMPLES_VAR, source_policy
 from citybrain.store import (
     CameraRepo,
@@ -61,6 +63,7 @@ class Server:
     supervisor: Supervisor
     services: Services
     app: FastAPI
+    site_refresh: SiteRefresh
 
     def begin_shutdown(self) -> None:
         """The first stop signal: end every open live stream now (so HTTP stops at once, not
@@ -70,6 +73,7 @@ class Server:
 
     def close(self) -> None:
         """Stop the cameras, flush the writers, close the database (safe to call twice)."""
+        self.site_refresh.stop()
         self.supervisor.close()
         self.events.close()
         self.counts.close()
@@ -100,23 +104,33 @@ def build_server(settings: ServerSettings, options: SupervisorOptions | None = N
     events = EventWriter(store, data_dir=settings.data_dir)
     counts = CountWriter(store, data_dir=settings.data_dir)
     hub, metrics, media = LiveHub(), ServerMetrics(), MediaStore(settings.media_dir)
-    router = MessageRouter(events=events, counts=counts, hub=hub, media=media, metrics=metrics)
+    options = options or supervisor_options(settings)
     policy = network_policy(settings)
     sources = source_policy(settings, policy)
+    # City data (issue 12): the sites each camera sees give its events context and its rules.
+    contexts = SiteContexts()
+    planner = SitePlanner(store, settings.site_rules, contexts, interval=options.site_interval)
+    site_refresh = SiteRefresh(
+        store, settings.site_sources, max_bytes=settings.site_import_max_bytes, policy=policy,
+        on_import=lambda _summary: planner.wake(),
+    )  # fmt: skip
+    router = MessageRouter(
+        events=events, counts=counts, hub=hub, media=media, metrics=metrics, contexts=contexts
+    )
     supervisor = Supervisor(
-        store, router.handle, options or supervisor_options(settings), forget=router.forget,
-        check_source=sources.check,
+        store, router.handle, options, forget=router.forget, check_source=sources.check,
+        sites=planner,
     )  # fmt: skip
     services = Services(
         settings=settings, store=store, cameras=supervisor, media=media, audit=AuditTrail(store),
-        policy=policy, sources=sources, hub=hub, metrics=metrics,
+        policy=policy, sources=sources, hub=hub, metrics=metrics, sites_changed=planner.wake,
     )  # fmt: skip
     metrics.watch_queue("supervisor", supervisor.queue_depth)
     metrics.watch_queue("events", lambda: events.stats().pending)
     metrics.watch_queue("counts", lambda: counts.stats().pending)
     return Server(
         settings=settings, store=store, events=events, counts=counts, supervisor=supervisor,
-        services=services, app=create_app(services),
+        services=services, app=create_app(services), site_refresh=site_refresh,
     )  # fmt: skip
 
 
@@ -155,6 +169,7 @@ def run_server(settings: ServerSettings) -> None:
         _end_events_left_open(server)
         _prepare_cameras(server)
         server.supervisor.start()
+        server.site_refresh.start()
         _greet(server)
         config = uvicorn.Config(
             server.app, host=settings.host, port=settings.port, log_config=None,

@@ -7,6 +7,7 @@ No HTTP here (that is :mod:`citybrain.api`) and no process wiring (that is the c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -63,6 +64,8 @@ class Services:
     sources: SourcePolicy
     hub: LiveHub = field(default_factory=LiveHub)
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
+    #: Called after sites were imported or deleted, so that rules from data follow at once.
+    sites_changed: Callable[[], None] = field(default=lambda: None)
 
     @classmethod
     def of(

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from datetime import UTC, datetime
+from typing import Any
 
 from citybrain.core.events import EndedBy, EventPhase
 from citybrain.errors import StoreError
@@ -22,6 +24,7 @@ from citybrain.runtime.messages import (
     WorkerMessage,
     WorkerStats,
 )
+from citybrain.runtime.site_plan import SiteContexts
 from citybrain.services.hub import LiveHub
 from citybrain.services.metrics import ServerMetrics
 from citybrain.store import CountWriter, EventWriter, MediaStore
@@ -29,6 +32,9 @@ from citybrain.store import CountWriter, EventWriter, MediaStore
 __all__ = ["MessageRouter"]
 
 log = logging.getLogger(__name__)
+
+#: Open events whose context is remembered; more than this and the oldest is forgotten.
+_OPEN_CONTEXTS = 10_000
 
 
 class MessageRouter:
@@ -43,6 +49,12 @@ class MessageRouter:
     - :class:`CameraStopped`: the camera's events still open end now (its worker died).
 
     It keeps each camera's open events (it sees every start and end) for the last case.
+
+    With ``contexts``, every event gets ``context.sites``: the sites its camera sees that were
+    valid when it started (issue 12). It is set here, where the event gets its wall-clock time,
+    rather than in the worker: events of the camera's own rules and of rules from data alike
+    get it, the workers need not be told of every change to a site's name or attributes, and
+    the engine stays free of city data. An event keeps the context of its start to its end.
     """
 
     def __init__(
@@ -53,7 +65,10 @@ class MessageRouter:
         hub: LiveHub,
         media: MediaStore,
         metrics: ServerMetrics,
+        contexts: SiteContexts | None = None,
     ) -> None:
+        self._contexts = contexts
+        self._open_contexts: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._events = events
         self._counts = counts
         self._hub = hub
@@ -80,6 +95,19 @@ class MessageRouter:
         elif isinstance(message, CameraStopped):
             self._end_open(message.camera_id, message.reason)
 
+    def _with_context(self, state: EventState, phase: str) -> EventState:
+        """The event with the site context of its start (kept for its later updates)."""
+        assert self._contexts is not None
+        context = self._open_contexts.get(state.id)
+        if context is None:
+            context = self._contexts.context(state.camera_id, state.started_at)
+            self._open_contexts[state.id] = context
+            while len(self._open_contexts) > _OPEN_CONTEXTS:
+                self._open_contexts.popitem(last=False)
+        if phase == "end":
+            self._open_contexts.pop(state.id, None)
+        return state.model_copy(update={"context": context}) if context else state
+
     def forget(self, camera_id: int) -> None:
         """Drop a stopped camera's live frame, health and metric series."""
         self._hub.forget(camera_id)
@@ -100,6 +128,8 @@ class MessageRouter:
         state = event_state(
             update, camera_id=camera_id, origin=message.wall_origin, snapshot=snapshot
         )
+        if self._contexts is not None:
+            state = self._with_context(state, update.phase.value)
         self._events.submit(state)
         self._track(state, update.phase)
         if update.phase == "start":

@@ -27,15 +27,22 @@ from citybrain.records import (
     LineCountRecord,
     UserAccount,
 )
+from citybrain.records.site import SiteChange, SiteImport, SiteRecord
 from citybrain.store.tables import column, table_of
+from citybrain.store.types import GeometryType
 
 __all__ = [
+    "SPATIAL_INDEXES",
     "api_tokens",
     "audit",
     "cameras",
     "events",
+    "include_object",
     "line_counts",
     "metadata",
+    "site_changes",
+    "site_imports",
+    "sites",
     "user_cameras",
     "users",
 ]
@@ -136,4 +143,72 @@ audit = table_of(
     username=column(NAME),
     action=column(String(64)),
     client=column(String(64)),
+)
+
+
+# --- city data (issue 12) ------------------------------------------------------------------------
+# The GiST index on ``sites.area`` is PostgreSQL's alone, so the migration creates it and Alembic's
+# comparison leaves it out (``SPATIAL_INDEXES``); the bounds indexes serve SQLite.
+
+SITE_ID = String(80)
+SITE_SOURCE = String(40)
+SITE_KIND = String(40)
+#: Indexes only PostgreSQL has (created by the migrations, unknown to this metadata).
+SPATIAL_INDEXES = frozenset({"ix_sites_area_gist"})
+#: PostGIS's own tables, which the extension creates in the database's schema.
+POSTGIS_TABLES = frozenset({"spatial_ref_sys", "layer", "topology"})
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic's filter: what the migrations manage (not PostGIS's tables, nor the GiST index
+    only PostgreSQL has)."""
+    if type_ == "table" and reflected and name in POSTGIS_TABLES:
+        return False
+    return not (type_ == "index" and name in SPATIAL_INDEXES)
+
+
+sites = table_of(
+    metadata,
+    "sites",
+    SiteRecord,
+    UniqueConstraint("source", "source_id", name="uq_sites_source_source_id"),
+    Index("ix_sites_kind", "kind"),
+    Index("ix_sites_validity", "valid_from", "valid_to"),
+    Index("ix_sites_bounds", "min_lon", "max_lon", "min_lat", "max_lat"),
+    id=column(SITE_ID, primary_key=True),
+    source=column(SITE_SOURCE),
+    source_id=column(String(200)),
+    kind=column(SITE_KIND),
+    name=column(String(200)),
+    geometry=column(GeometryType()),
+    area=column(GeometryType()),
+)
+
+site_imports = table_of(
+    metadata,
+    "site_imports",
+    SiteImport,
+    Index("ix_site_imports_source_at", "source", "at"),
+    Index("ix_site_imports_by_at", "by", "at"),
+    id=KEY,
+    source=column(SITE_SOURCE),
+    by=column(NAME),
+    label=column(String(500)),
+    status=column(String(16)),
+)
+
+site_changes = table_of(
+    metadata,
+    "site_changes",
+    SiteChange,
+    Index("ix_site_changes_at", "at"),
+    Index("ix_site_changes_site_id_at", "site_id", "at"),
+    # The log outlives the sites it names: site_id is deliberately no foreign key.
+    id=column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    source=column(SITE_SOURCE),
+    site_id=column(SITE_ID),
+    import_id=column(Integer(), ForeignKey("site_imports.id", ondelete="SET NULL")),
+    by=column(NAME),
 )

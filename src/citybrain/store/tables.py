@@ -117,6 +117,8 @@ def _sql_type(base: Any, table: str, field_name: str) -> TypeEngine[Any]:
             return Text()
         if issubclass(base, datetime):
             return UTCDateTime()
+        if issubclass(base, BaseModel):  # a nested record (a GeoJSON polygon, say): JSON
+            return JSONType
     if get_origin(base) in (dict, list, tuple, frozenset) or base in (dict, list, tuple):
         return JSONType
     raise TypeError(f"table {table}: field {field_name!r} of type {base!r} has no column type")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, DateTime, Dialect
+import numpy as np
+import shapely
+from geoalchemy2 import Geometry, WKBElement
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import JSON, DateTime, Dialect, LargeBinary
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import QueryableAttribute
@@ -14,7 +19,18 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["Bucket", "JSONType", "UTCDateTime", "time_bucket", "utc", "utcnow"]
+__all__ = [
+    "SRID",
+    "Bucket",
+    "GeometryType",
+    "JSONType",
+    "UTCDateTime",
+    "ewkb_hex",
+    "ewkb_hexes",
+    "time_bucket",
+    "utc",
+    "utcnow",
+]
 
 #: JSON everywhere, stored as ``jsonb`` on PostgreSQL.
 JSONType: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
@@ -102,3 +118,59 @@ def _bucket_postgresql(element: time_bucket, compiler: SQLCompiler, **kw: Any) -
 def _bucket_sqlite(element: time_bucket, compiler: SQLCompiler, **kw: Any) -> str:
     column = compiler.process(element.clauses, **kw)
     return f"strftime('{_SQLITE_FORMATS[element.unit]}', {column})"
+
+
+# --- geometry (issue 12: sites and camera footprints) -------------------------------------------
+
+#: Every geometry the store keeps is WGS 84 longitude/latitude.
+SRID = 4326
+
+
+class GeometryType(TypeDecorator[BaseGeometry]):
+    """A Shapely geometry (WGS 84) on every backend.
+
+    PostgreSQL stores PostGIS ``geometry(GEOMETRY, 4326)`` (GeoAlchemy2's type: reads come back
+    as EWKB, writes go in as hex EWKB, both exact); spatial queries use its GiST index. SQLite
+    stores WKB in a blob, and queries filter on the bounds columns beside it, then in Shapely.
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+    # GeoAlchemy2's table events look for these on every column type; the GiST index is the
+    # migration's (PostgreSQL only), not GeoAlchemy2's.
+    spatial_index = False
+    use_N_D_index = False  # noqa: N815 - the name GeoAlchemy2 reads
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        # GeoAlchemy2 calls this with no dialect when it inspects a table; plain bytes then.
+        if getattr(dialect, "name", None) == "postgresql":
+            return dialect.type_descriptor(Geometry("GEOMETRY", srid=SRID, spatial_index=False))
+        return LargeBinary() if dialect is None else dialect.type_descriptor(LargeBinary())
+
+    def process_bind_param(self, value: BaseGeometry | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if dialect.name == "postgresql":
+            return ewkb_hex(value)
+        return shapely.to_wkb(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> BaseGeometry | None:
+        if value is None:
+            return None
+        if isinstance(value, WKBElement):
+            data = value.data
+            value = bytes.fromhex(data) if isinstance(data, str) else bytes(data)
+        geometry: BaseGeometry = shapely.from_wkb(bytes(value))
+        return geometry
+
+
+def ewkb_hex(geometry: BaseGeometry) -> str:
+    """Hex EWKB with SRID 4326: what PostGIS reads exactly (a ``geometry`` literal, COPY)."""
+    return ewkb_hexes([geometry])[0]
+
+
+def ewkb_hexes(geometries: Sequence[BaseGeometry]) -> list[str]:
+    """:func:`ewkb_hex` of many geometries at once (GEOS's hex writer is slow; its binary one
+    and ``bytes.hex`` are not)."""
+    array = shapely.set_srid(np.asarray(geometries, dtype=object), SRID)
+    return [wkb.hex() for wkb in shapely.to_wkb(array, include_srid=True)]

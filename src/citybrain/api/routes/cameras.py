@@ -31,9 +31,12 @@ from citybrain.api.schemas import (
     CameraUpdate,
     Problem,
 )
+from citybrain.api.site_schemas import CameraDetail
+from citybrain.citydata import Calibration, GeometryError, drawn_footprint
 from citybrain.config import config_for_store, stored_camera_config
 from citybrain.errors import ConfigError, ConfigProblem, SourceError, StoreError
 from citybrain.records import Action, CameraRecord
+from citybrain.services.sites import camera_sites
 from citybrain.store import CameraRepo, redacted_source
 
 __all__ = ["router", "stored_config"]
@@ -89,6 +92,26 @@ def _name_taken(exc: StoreError) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, detail="the camera name is already in use")
 
 
+def checked_ground(fields: dict[str, Any]) -> None:
+    """Check a drawn footprint and a calibration (city data) as the runtime will use them.
+
+    Raises:
+        HTTPException: 422 naming ``body.drawn_footprint`` or ``body.calibration``.
+    """
+    drawn: dict[str, Any] | None = fields.get("drawn_footprint")
+    pairs: list[dict[str, Any]] | None = fields.get("calibration")
+    try:
+        if drawn is not None:
+            where = "drawn_footprint"
+            drawn_footprint([list(point) for point in drawn["coordinates"][0]])
+        if pairs is not None:
+            where = "calibration"
+            Calibration.from_pairs([p["image"] for p in pairs], [p["ground"] for p in pairs])
+    except GeometryError as exc:
+        detail = [{"loc": ["body", where], "msg": str(exc), "type": "value_error"}]
+        raise HTTPException(UNPROCESSABLE, detail=detail) from None
+
+
 def _public(context: ApiContext, camera: CameraRecord) -> CameraPublic:
     return CameraPublic.of(camera, context.services.cameras.health().get(camera.id))
 
@@ -118,6 +141,7 @@ def create_camera(
 ) -> CameraPublic:
     """Add a camera (admin, supervisor); the runtime starts it at once if enabled."""
     forbid_restricted(principal, "add cameras")
+    checked_ground(body.model_dump())
     source = _checked_source(context, body.source)
     config = stored_config(body.name, body.config)
     fields = body.model_copy(update={"source": source, "config": config})
@@ -134,9 +158,13 @@ def create_camera(
 @router.get("/{camera_id}", responses=_NOT_FOUND)
 def get_camera(
     camera_id: CameraId, principal: CurrentUser, context: Context, session: DbSession
-) -> CameraPublic:
-    """One camera (404 if it does not exist or you may not see it)."""
-    return _public(context, visible_camera(session, principal, camera_id))
+) -> CameraDetail:
+    """One camera (404 if it does not exist or you may not see it), with its footprint, the
+    active sites it sees and the rules they add to it."""
+    camera = visible_camera(session, principal, camera_id)
+    services = context.services
+    sites = camera_sites(services.store, camera, services.settings.site_rules)
+    return CameraDetail.detail(camera, services.cameras.health().get(camera.id), sites)
 
 
 @router.patch("/{camera_id}", responses=_CHANGE_ERRORS)
@@ -167,6 +195,7 @@ def update_camera(
         }  # fmt: skip
     if "config" in given:
         given["config"] = stored_config(given.get("name", current.name), given["config"])
+    checked_ground(given)
     try:
         camera = CameraRepo(session).update(camera_id=camera_id, changes=given)
     except StoreError as exc:

@@ -8,7 +8,7 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection, create_engine
 
-from citybrain.store.schema import metadata
+from citybrain.store.schema import include_object, metadata
 from citybrain.store.types import UTCDateTime
 
 __all__: list[str] = []
@@ -29,6 +29,8 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
+        # PostGIS's own tables and the PostgreSQL-only GiST index are not the models'.
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

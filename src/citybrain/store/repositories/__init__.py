@@ -7,6 +7,7 @@ from citybrain.store.repositories.cameras import CameraRepo
 from citybrain.store.repositories.counts import CountRepo
 from citybrain.store.repositories.event_views import MAX_PAGE, EventPage, EventQuery
 from citybrain.store.repositories.events import EventRepo
+from citybrain.store.repositories.sites import ImportOutcome, SitePage, SiteRepo
 from citybrain.store.repositories.tokens import TokenRepo
 from citybrain.store.repositories.upserts import CountMode
 from citybrain.store.repositories.users import UserRepo
@@ -21,6 +22,9 @@ __all__ = [
     "EventPage",
     "EventQuery",
     "EventRepo",
+    "ImportOutcome",
+    "SitePage",
+    "SiteRepo",
     "TokenRepo",
     "UserRepo",
 ]

@@ -4,6 +4,7 @@ import { api } from '../api.js';
 import { askNote } from '../dialogs.js';
 import { eventSeconds, fmtDuration, fmtTime, h, kindName, replace, statusLine } from '../dom.js';
 import { isTyping } from '../help.js';
+import { siteKindName } from '../site-layers.js';
 
 export async function mount(root, ctx, params) {
   const info = statusLine();
@@ -46,6 +47,7 @@ export async function mount(root, ctx, params) {
               ? fact('Details', JSON.stringify(event.details))
               : null,
           ),
+          siteFacts(event.context?.sites ?? []),
           h(
             'div',
             { class: 'toolbar' },
@@ -118,6 +120,26 @@ export async function mount(root, ctx, params) {
     stop();
     document.removeEventListener('keydown', onKey);
   };
+}
+
+/** The city's data about the place (context.sites): the permit, its contractor, ... */
+function siteFacts(sites) {
+  if (!sites.length) return null;
+  return h(
+    'section',
+    { class: 'site-context', 'aria-label': 'City data' },
+    h('h2', {}, sites.length === 1 ? 'Site' : 'Sites'),
+    sites.map((site) =>
+      h(
+        'dl',
+        { class: 'facts', dataset: { site: site.id } },
+        fact('Site', `${site.name} (${siteKindName(site.kind)})`),
+        Object.entries(site.attributes ?? {}).map(([key, value]) =>
+          fact(siteKindName(key), value ?? '—'),
+        ),
+      ),
+    ),
+  );
 }
 
 function fact(name, value) {

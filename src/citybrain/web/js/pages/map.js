@@ -11,6 +11,7 @@ import {
   healthState,
   makeMap,
 } from '../map-layers.js';
+import { coverageLayer, footprintLayer, sitesLayer } from '../site-layers.js';
 
 const VIDEO = ['admin', 'supervisor', 'operator'];
 const CONE_MIN_ZOOM = 15;
@@ -37,6 +38,14 @@ export async function mount(root, ctx, params) {
   }).addTo(map);
   const cones = L.layerGroup().addTo(map);
   const state = { cameras: [], open: new Map(), selected: null, markers: new Map() };
+  // City data: sites valid now (all but auditors), and coverage gaps (admins, supervisors).
+  const overlays = {};
+  const sites = ctx.me.role === 'auditor' ? null : sitesLayer(map);
+  if (sites) overlays.Sites = sites.layer.addTo(map);
+  if (['admin', 'supervisor'].includes(ctx.me.role))
+    overlays['Coverage gaps'] = coverageLayer().layer;
+  if (Object.keys(overlays).length)
+    L.control.layers(null, overlays, { collapsed: false }).addTo(map);
 
   async function load() {
     const [cameras, open] = await Promise.all([listCameras(), openCounts()]);
@@ -65,7 +74,11 @@ export async function mount(root, ctx, params) {
       marker.on('click', () => select(camera.id));
       clusters.addLayer(marker);
       state.markers.set(camera.id, marker);
-      cones.addLayer(coneLayer(camera, cameraState, openCount));
+      cones.addLayer(
+        camera.footprint
+          ? footprintLayer(camera, cameraState, openCount)
+          : coneLayer(camera, cameraState, openCount),
+      );
     }
     replace(list, items);
     showCones();
@@ -187,6 +200,7 @@ export async function mount(root, ctx, params) {
   ctx.shortcuts.setPage('Map', [['Tab / Enter', 'Move through the cameras and open one']]);
   return () => {
     clearTimeout(redraw);
+    sites?.stop();
     for (const stop of stops) stop();
     detail.querySelector('img')?.removeAttribute('src');
     map.remove();
