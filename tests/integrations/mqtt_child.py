@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from citybrain.integrations.metrics import OutboundMetrics
-from citybrain.integrations.mqtt import MqttPublisher, MqttSettings
+from citybrain.config.outbound import MqttSettings
+from citybrain.integrations.mqtt import MqttPublisher
 from citybrain.netpolicy import NetworkPolicy
 
 

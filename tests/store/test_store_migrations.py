@@ -14,7 +14,8 @@ from citybrain.store import Store, open_store, sqlite_url
 from citybrain.store.migrate import current_revision, head_revision, migrate
 from citybrain.store.schema import metadata
 
-TABLES = {"cameras", "events", "line_counts", "users", "user_cameras", "api_tokens", "audit"}
+TABLES = {"cameras", "events", "line_counts", "users", "user_cameras", "api_tokens", "audit",
+          "webhooks", "webhook_cameras", "webhook_deliveries"}  # fmt: skip
 
 
 def test_open_store_migrates_to_head(store: Store) -> None:
@@ -35,6 +36,8 @@ def test_required_indexes_exist(store: Store) -> None:
             ("status", "started_at")} <= events  # fmt: skip
     audit = {tuple(ix["column_names"]) for ix in inspector.get_indexes("audit")}
     assert {("at",), ("username", "at"), ("camera_id", "at")} <= audit
+    deliveries = {ix["name"]: ix for ix in inspector.get_indexes("webhook_deliveries")}
+    assert tuple(deliveries["ix_webhook_deliveries_pending"]["column_names"]) == ("webhook_id", "id")
 
 
 def test_downgrade_to_base_and_back(store: Store) -> None:

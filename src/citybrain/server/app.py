@@ -1,9 +1,11 @@
 """The composition root of ``citybrain serve``: store, writers, camera supervisor, hub and API.
 
-:func:`build_server` wires the parts; :func:`run_server` starts the cameras, serves HTTP with
-uvicorn until SIGINT or SIGTERM, then shuts down in order: HTTP first, then the cameras (their
-open events end and reach the writers), then the writers (everything buffered is written, or
-journalled if the database is away), then the database connections.
+:func:`build_server` wires the parts; :func:`run_server` starts MQTT and webhooks, then the
+cameras, serves HTTP with uvicorn until SIGINT or SIGTERM, then shuts down in order: HTTP first,
+then the cameras (their open events end and reach the writers and the integrations), then the
+writers (everything buffered is written, or journalled if the database is away), then MQTT and
+webhooks (what waits is written to the outbox; the broker hears ``offline``), then the database
+connections.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from fastapi import FastAPI
 
 from citybrain.api.main import create_app
 from citybrain.config.server import ServerSettings
+from citybrain.integrations.metrics import OutboundMetrics
+from citybrain.integrations.mqtt import MqttPublisher
+from citybrain.integrations.webhooks import WebhookService
+from citybrain.netpolicy import NetworkPolicy
 from citybrain.runtime.camera import RunnerOptions
 from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
 from citybrain.runtime.vision_pool import BatchSettings
@@ -28,9 +34,12 @@ from citybrain.runtime.worker_process import WorkerOptions
 from citybrain.server.demo import add_demo_cameras
 from citybrain.services import Services, network_policy
 from citybrain.services.audit import AuditTrail
+from citybrain.services.camera_names import CameraNames
 from citybrain.services.hub import LiveHub
 from citybrain.services.metrics import ServerMetrics
+from citybrain.services.outbound import Outbound
 from citybrain.services.router import MessageRouter
+from citybrain.services.webhook_store import SqlDirectory, SqlOutbox
 from citybrain.store import (
     CameraRepo,
     CountWriter,
@@ -59,12 +68,15 @@ class Server:
     supervisor: Supervisor
     services: Services
     app: FastAPI
+    outbound: Outbound
 
     def close(self) -> None:
-        """Stop the cameras, flush the writers, close the database (safe to call twice)."""
+        """Stop the cameras, flush the writers, hand the last events on, close the database
+        (safe to call twice)."""
         self.supervisor.close()
         self.events.close()
         self.counts.close()
+        self.outbound.close()
         self.store.close()
         log.info("server stopped: events and counts flushed")
 
@@ -91,21 +103,55 @@ def build_server(settings: ServerSettings, options: SupervisorOptions | None = N
     events = EventWriter(store, data_dir=settings.data_dir)
     counts = CountWriter(store, data_dir=settings.data_dir)
     hub, metrics, media = LiveHub(), ServerMetrics(), MediaStore(settings.media_dir)
-    router = MessageRouter(events=events, counts=counts, hub=hub, media=media, metrics=metrics)
+    policy = network_policy(settings)
+    outbound = build_outbound(settings, store, policy, metrics)
+    router = MessageRouter(
+        events=events, counts=counts, hub=hub, media=media, metrics=metrics, outbound=outbound
+    )
     supervisor = Supervisor(
         store, router.handle, options or supervisor_options(settings), forget=router.forget
     )
     services = Services(
         settings=settings, store=store, cameras=supervisor, media=media,
-        audit=AuditTrail(store), policy=network_policy(settings), hub=hub, metrics=metrics,
+        audit=AuditTrail(store), policy=policy, hub=hub, metrics=metrics, outbound=outbound,
     )  # fmt: skip
     metrics.watch_queue("supervisor", supervisor.queue_depth)
     metrics.watch_queue("events", lambda: events.stats().pending)
     metrics.watch_queue("counts", lambda: counts.stats().pending)
     return Server(
         settings=settings, store=store, events=events, counts=counts, supervisor=supervisor,
-        services=services, app=create_app(services),
+        services=services, app=create_app(services), outbound=outbound,
     )  # fmt: skip
+
+
+def build_outbound(
+    settings: ServerSettings, store: Store, policy: NetworkPolicy, metrics: ServerMetrics
+) -> Outbound:
+    """MQTT (when configured) and webhooks, their metrics on the server's ``/metrics``.
+
+    Raises:
+        ConfigError: the MQTT password file or a TLS file is unreadable.
+        QueueError: the MQTT queue file cannot be opened.
+    """
+    outbound_metrics = OutboundMetrics(metrics.registry)
+    base_url = settings.public_base
+    mqtt = None
+    if settings.mqtt is not None:
+        mqtt = MqttPublisher.from_settings(
+            settings.mqtt, data_dir=settings.data_dir, policy=policy, metrics=outbound_metrics,
+            base_url=base_url,
+        )  # fmt: skip
+    directory = SqlDirectory(store)
+    webhooks = WebhookService(
+        SqlOutbox(store, max_pending=settings.webhooks.max_pending), directory, policy=policy,
+        metrics=outbound_metrics, settings=settings.webhooks, source=base_url or "/citybrain",
+        base_url=base_url,
+    )  # fmt: skip
+    outbound = Outbound(
+        names=CameraNames(store), metrics=outbound_metrics, mqtt=mqtt, webhooks=webhooks,
+        directory=directory,
+    )  # fmt: skip
+    return outbound
 
 
 def run_server(settings: ServerSettings) -> None:
@@ -119,6 +165,7 @@ def run_server(settings: ServerSettings) -> None:
     _on_stop_signals(_raise_stop)
     try:
         _prepare_cameras(server)
+        server.outbound.start()  # pending webhook deliveries resume; MQTT connects
         server.supervisor.start()
         _greet(server)
         config = uvicorn.Config(

@@ -16,6 +16,7 @@ from citybrain.records import CameraHealth
 from citybrain.services.audit import AuditTrail
 from citybrain.services.hub import LiveHub
 from citybrain.services.metrics import ServerMetrics
+from citybrain.services.outbound import Outbound
 from citybrain.store import MediaStore, Store
 
 __all__ = ["CameraControl", "Services", "network_policy"]
@@ -50,6 +51,8 @@ class Services:
         hub: live events, health and anonymised frames; the runtime's messages are published
             into it by :class:`~citybrain.services.router.MessageRouter`.
         metrics: Prometheus metrics in a private registry.
+        outbound: MQTT and webhooks (``None`` where nothing is handed on: the webhook routes
+            still manage webhooks, but cannot test them).
     """
 
     settings: ServerSettings
@@ -60,6 +63,7 @@ class Services:
     policy: NetworkPolicy
     hub: LiveHub = field(default_factory=LiveHub)
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
+    outbound: Outbound | None = None
 
     @classmethod
     def of(
@@ -70,12 +74,13 @@ class Services:
         *,
         hub: LiveHub | None = None,
         metrics: ServerMetrics | None = None,
+        outbound: Outbound | None = None,
     ) -> Services:
         """The services of one server, with the media store and audit trail its settings say."""
         return cls(
             settings=settings, store=store, cameras=cameras, media=MediaStore(settings.media_dir),
             audit=AuditTrail(store), policy=network_policy(settings), hub=hub or LiveHub(),
-            metrics=metrics or ServerMetrics(),
+            metrics=metrics or ServerMetrics(), outbound=outbound,
         )  # fmt: skip
 
 

@@ -9,17 +9,19 @@ from __future__ import annotations
 import logging
 
 from citybrain.errors import StoreError
-from citybrain.records import count_record, event_state, wall_time
+from citybrain.records import LiveEvent, count_record, event_state, wall_time
 from citybrain.runtime.messages import (
     CountMessage,
     EventMessage,
     FrameMessage,
     HealthMessage,
+    OccupancyMessage,
     WorkerMessage,
     WorkerStats,
 )
 from citybrain.services.hub import LiveHub
 from citybrain.services.metrics import ServerMetrics
+from citybrain.services.outbound import Outbound
 from citybrain.store import CountWriter, EventWriter, MediaStore
 
 __all__ = ["MessageRouter"]
@@ -35,7 +37,9 @@ class MessageRouter:
     - :class:`CountMessage`: into the :class:`CountWriter`;
     - :class:`HealthMessage`: to the hub and the metrics;
     - :class:`FrameMessage`: the hub's latest frame of the camera;
-    - :class:`WorkerStats`: the detector and queue metrics of the worker.
+    - :class:`WorkerStats`: the detector and queue metrics of the worker;
+    - and, when the server hands incidents on (:class:`Outbound`), events, health, counts and
+      :class:`OccupancyMessage` to MQTT and webhooks, after the writers have them.
     """
 
     def __init__(
@@ -46,24 +50,34 @@ class MessageRouter:
         hub: LiveHub,
         media: MediaStore,
         metrics: ServerMetrics,
+        outbound: Outbound | None = None,
     ) -> None:
         self._events = events
         self._counts = counts
         self._hub = hub
         self._media = media
         self._metrics = metrics
+        self._outbound = outbound
 
     def handle(self, message: WorkerMessage) -> None:
         """Deliver one message."""
         if isinstance(message, EventMessage):
             self._event(message)
         elif isinstance(message, CountMessage):
-            self._counts.submit(
-                count_record(message.count, camera_id=message.camera_id, origin=message.wall_origin)
+            record = count_record(
+                message.count, camera_id=message.camera_id, origin=message.wall_origin
             )
+            self._counts.submit(record)
+            if self._outbound is not None:
+                self._outbound.count(record, message.count.camera)
         elif isinstance(message, HealthMessage):
             self._hub.publish_health(message.health)
             self._metrics.observe_health(message.health)
+            if self._outbound is not None:
+                self._outbound.health(message.health)
+        elif isinstance(message, OccupancyMessage):
+            if self._outbound is not None:
+                self._outbound.occupancy(message)
         elif isinstance(message, FrameMessage):
             self._hub.set_frame(message)
         elif isinstance(message, WorkerStats):
@@ -73,6 +87,8 @@ class MessageRouter:
         """Drop a stopped camera's live frame, health and metric series."""
         self._hub.forget(camera_id)
         self._metrics.forget_camera(camera_id)
+        if self._outbound is not None:
+            self._outbound.forget_camera(camera_id)
 
     def _event(self, message: EventMessage) -> None:
         update, camera_id = message.update, message.camera_id
@@ -92,4 +108,8 @@ class MessageRouter:
         self._events.submit(state)
         if update.phase == "start":
             self._metrics.count_event(camera_id=camera_id, kind=state.kind)
-        self._hub.publish_event(update.phase.value, state)
+        # One view of the event for live subscribers, MQTT and webhooks.
+        live = LiveEvent(**state.model_dump(), phase=update.phase.value)
+        self._hub.publish_live(live)
+        if self._outbound is not None:
+            self._outbound.event(live, update.event.camera)

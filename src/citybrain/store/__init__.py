@@ -17,11 +17,13 @@ from citybrain.store.repositories import (
     AuditRepo,
     CameraRepo,
     CountRepo,
+    DeliveryRepo,
     EventPage,
     EventQuery,
     EventRepo,
     TokenRepo,
     UserRepo,
+    WebhookRepo,
 )
 from citybrain.store.writer import BatchPolicy, CountWriter, EventWriter, WriterStats
 
@@ -32,6 +34,7 @@ __all__ = [
     "CameraRepo",
     "CountRepo",
     "CountWriter",
+    "DeliveryRepo",
     "EventPage",
     "EventQuery",
     "EventRepo",
@@ -40,6 +43,7 @@ __all__ = [
     "Store",
     "TokenRepo",
     "UserRepo",
+    "WebhookRepo",
     "WriterStats",
     "describe_error",
     "open_store",

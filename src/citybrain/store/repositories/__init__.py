@@ -10,6 +10,7 @@ from citybrain.store.repositories.events import EventRepo
 from citybrain.store.repositories.tokens import TokenRepo
 from citybrain.store.repositories.upserts import CountMode
 from citybrain.store.repositories.users import UserRepo
+from citybrain.store.repositories.webhooks import DeliveryRepo, WebhookRepo
 
 __all__ = [
     "MAX_PAGE",
@@ -18,9 +19,11 @@ __all__ = [
     "CameraRepo",
     "CountMode",
     "CountRepo",
+    "DeliveryRepo",
     "EventPage",
     "EventQuery",
     "EventRepo",
     "TokenRepo",
     "UserRepo",
+    "WebhookRepo",
 ]
