@@ -37,7 +37,8 @@ def test_required_indexes_exist(store: Store) -> None:
     audit = {tuple(ix["column_names"]) for ix in inspector.get_indexes("audit")}
     assert {("at",), ("username", "at"), ("camera_id", "at")} <= audit
     deliveries = {ix["name"]: ix for ix in inspector.get_indexes("webhook_deliveries")}
-    assert tuple(deliveries["ix_webhook_deliveries_pending"]["column_names"]) == ("webhook_id", "id")
+    pending = deliveries["ix_webhook_deliveries_pending"]
+    assert tuple(pending["column_names"]) == ("webhook_id", "id")
 
 
 def test_downgrade_to_base_and_back(store: Store) -> None:
