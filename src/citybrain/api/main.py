@@ -32,6 +32,7 @@ from citybrain.api.routes import (
     stats,
     users,
     wall,
+    webhooks,
 )
 from citybrain.api.web_security import (
     CookieSession,
@@ -113,7 +114,7 @@ def create_app(
     _add_error_handlers(app)
     # live before events: /api/events/stream must not be taken for an event id.
     routers = (health, auth, session, users, cameras, live, wall, events, stats, line_counts,
-               audit, metrics, console)  # fmt: skip
+               audit, metrics, webhooks, console)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     console.mount_console(app)

@@ -34,6 +34,12 @@ class Action(StrEnum):
     USER_CREATE = "user.create"
     USER_UPDATE = "user.update"
     USER_PASSWORD = "user.password"
+    # webhooks (issue 14)
+    WEBHOOK_CREATE = "webhook.create"
+    WEBHOOK_UPDATE = "webhook.update"
+    WEBHOOK_ROTATE = "webhook.rotate"
+    WEBHOOK_DELETE = "webhook.delete"
+    WEBHOOK_TEST = "webhook.test"
 
 
 class AuditEntry(Record):

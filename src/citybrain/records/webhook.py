@@ -123,7 +123,7 @@ class WebhookRecord(WebhookFields):
     updated_at: datetime
 
     @property
-    def cameras(self) -> frozenset[int] | None:
+    def selected_cameras(self) -> frozenset[int] | None:
         """The camera filter: ``None`` means every camera."""
         return self.camera_ids if self.camera_filter else None
 

@@ -262,7 +262,7 @@ class SqlDirectory:
             secrets = (row.secret, row.previous_secret)
         return WebhookTarget(
             id=row.id, url=row.url, secrets=secrets, enabled=row.enabled,
-            kinds=None if row.kinds is None else frozenset(row.kinds), cameras=row.cameras,
+            kinds=None if row.kinds is None else frozenset(row.kinds), cameras=row.selected_cameras,
             owner_cameras=owners.get(row.owner_id, frozenset()),
             failing_since=None if row.failing_since is None else row.failing_since.timestamp(),
         )  # fmt: skip
