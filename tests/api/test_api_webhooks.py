@@ -3,6 +3,7 @@ to a real receiver on loopback that verifies every signature with ``standardwebh
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,8 +60,6 @@ def create(world: World, who: dict[str, str], **body: Any) -> dict[str, Any]:
 
 
 def wait(condition: Any, timeout: float = 10.0) -> bool:
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
