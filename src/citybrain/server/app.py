@@ -69,6 +69,7 @@ class Server:
     services: Services
     app: FastAPI
     outbound: Outbound
+    router: MessageRouter
 
     def close(self) -> None:
         """Stop the cameras, flush the writers, hand the last events on, close the database
@@ -120,7 +121,7 @@ def build_server(settings: ServerSettings, options: SupervisorOptions | None = N
     metrics.watch_queue("counts", lambda: counts.stats().pending)
     return Server(
         settings=settings, store=store, events=events, counts=counts, supervisor=supervisor,
-        services=services, app=create_app(services), outbound=outbound,
+        services=services, app=create_app(services), outbound=outbound, router=router,
     )  # fmt: skip
 
 
