@@ -287,8 +287,6 @@ class Outbound:
                     batch.append(self._queue.get_nowait())
             try:
                 self.webhooks.publish_many(batch)
-            except TypeError:  # an event with bytes in it: never sent, never retried
-                log.exception("webhooks: %d events refused", len(batch))
             except Exception as exc:  # the database is away: keep the batch and try again
                 failures += 1
                 if self._stop.is_set() and failures > 3:

@@ -84,28 +84,32 @@ class WebhookService:
         self._thread = threading.Thread(target=self._main, name="webhooks", daemon=True)
 
     def publish(self, notice: EventNotice) -> int:
-        """Queue ``notice`` for every webhook that selects it; how many deliveries were queued.
-
-        Raises:
-            TypeError: the event holds bytes (images never leave as bytes).
-        """
+        """Queue ``notice`` for every webhook that selects it; how many deliveries were queued
+        (none for an event that holds bytes: images never leave as bytes)."""
         return self.publish_many([notice])
 
     def publish_many(self, notices: Sequence[EventNotice]) -> int:
         """:meth:`publish` for several notices in order, written to the outbox at once (one
         transaction where it is a database); how many deliveries were queued.
 
+        An event that cannot be sent (bytes or NaN in it) is logged and left out.
+
         Raises:
-            TypeError: an event holds bytes (images never leave as bytes).
             Whatever the outbox raises (the database is away): nothing was queued then.
         """
         everyone = self._directory.targets()
         items: list[tuple[int, OutboundMessage]] = []
         for notice in notices:
             targets = [t for t in everyone if t.selects(notice)]
-            if targets:
+            if not targets:
+                continue
+            try:
                 message = cloudevent(notice, source=self._source, base_url=self._base_url)
-                items += [(target.id, message) for target in targets]
+            except (TypeError, ValueError) as exc:  # bytes or NaN in it: never sendable
+                log.error("event %s %s not sent to webhooks: %s", notice.event_id, notice.phase,
+                          exc)  # fmt: skip
+                continue
+            items += [(target.id, message) for target in targets]
         if not items:
             return 0
         ids = self._outbox.enqueue_many(items, now=self._clock())
