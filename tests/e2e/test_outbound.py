@@ -161,7 +161,9 @@ def test_events_reach_mqtt_and_webhooks_through_a_30_second_outage_of_both(
         assert got == expected_hook, "each once, in order"
         assert any(a.status == 500 for a in receiver.arrivals), "the receiver never failed"
         with closing(admin):
-            deliveries = admin.get(f"/api/webhooks/{hook}/deliveries", params={"limit": 500})
+            hook_path = f"/api/webhooks/{hook}"
+            _wait(lambda: admin.get(hook_path).json()["pending"] == 0, 10, "all recorded")
+            deliveries = admin.get(f"{hook_path}/deliveries", params={"limit": 500})
             assert {d["status"] for d in deliveries.json()["items"]} == {"delivered"}
             assert max(d["attempts"] for d in deliveries.json()["items"]) > 1
             metrics = admin.get("/metrics").text
