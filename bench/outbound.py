@@ -13,10 +13,12 @@ loopback that verifies every signature with the ``standardwebhooks`` package.
 
 ``--mode server`` (the default) measures from the event's start *in the engine*: an engine
 process emits typed ``EventMessage`` s (a snapshot JPEG with each start) into a worker queue,
-and the server's own parts take it from there as in ``citybrain serve`` (``build_server``:
-message router, snapshot store, event writer into SQLite, live hub, MQTT publisher, webhook
-fan-out, the durable outbox in SQLite, the delivery engine). ``--mode core`` measures the
-integrations alone, from the hand-off to them (in-memory outbox).
+and a server process takes it from there with the parts ``citybrain serve`` wires
+(``build_server``: message router, snapshot store, event writer into SQLite, live hub, MQTT
+publisher, webhook fan-out, the durable outbox in SQLite, the delivery engine); the subscriber
+and the receiver run in this process, as the systems a city runs would run apart from the
+server. ``--mode core`` measures the integrations alone, in one process, from the hand-off to
+them (in-memory outbox).
 
     .venv/bin/python bench/outbound.py                       # 100 events/s for 20 s, burst 5000
     .venv/bin/python bench/outbound.py --rate 200 --seconds 10 --burst 20000
@@ -32,14 +34,15 @@ import argparse
 import json
 import multiprocessing
 import os
+import queue as queue_module
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -64,7 +67,7 @@ from citybrain.integrations.webhooks import (
 from citybrain.netpolicy import NetworkPolicy
 from citybrain.records import CameraFields, Role, WebhookFields
 from citybrain.runtime.messages import EventMessage
-from citybrain.server.app import Server, build_server
+from citybrain.server.app import build_server
 from citybrain.store import CameraRepo, UserRepo, WebhookRepo
 from support.mosquitto import OwnMosquitto, Subscriber, broker_answers, clear_retained
 from support.webhook_receiver import Receiver
@@ -282,70 +285,80 @@ def _engine(queue: Queue[EventMessage | None], camera_id: int, rate: float, seco
     queue.put(None)
 
 
-@dataclass
-class Served(Sinks):
-    server: Server
-    camera_id: int
-
-
-def _served(host: str, port: int, data_dir: Path) -> Served:
-    prefix = f"citybrain-bench-{os.getpid()}"
-    receiver = Receiver(new_secret()).start()
-    settings = ServerSettings.model_validate(
-        {"data_dir": data_dir, "public_url": "https://cb.example",
-         "mqtt": {"url": f"mqtt://{host}:{port}", "topic_prefix": prefix,
-                  "queue_max_messages": 10**6, "queue_max_mb": 1024},
-         "webhooks": {"max_pending": 10**6}}
-    )  # fmt: skip
-    server = build_server(settings)
-    secret = new_secret()
+def _server_process(
+    settings: dict[str, object],
+    hook_url: str,
+    secret: str,
+    ready: Queue[int],
+    messages: Queue[EventMessage | None],
+    stop: EventType,
+) -> None:
+    """The server (a process of its own, as ``citybrain serve`` is): ``build_server`` with a
+    webhook to the receiver, its router draining the worker queue until ``stop``."""
+    server = build_server(ServerSettings.model_validate(settings))
     with server.store.session() as session:
         owner = UserRepo(session).create(username="bench", password_hash="-", role=Role.ADMIN)
         camera = CameraRepo(session).create(CameraFields(name="bench", source="/bench.mp4"))
-        WebhookRepo(session).create(
-            WebhookFields(url=receiver.url()), owner_id=owner.id, secret=secret
-        )
-    receiver.use_secret(secret)
-    subscriber = Subscriber(host, port, [f"{prefix}/events"]).start()
+        WebhookRepo(session).create(WebhookFields(url=hook_url), owner_id=owner.id, secret=secret)
     server.outbound.start()
-    return Served(subscriber, receiver, prefix, server, camera.id)
-
-
-def _through_server(rig: Served, rate: float, seconds: float, burst: int) -> None:
-    """Run the engine process into a worker queue the server drains (as a worker's drain
-    thread does)."""
-    context = multiprocessing.get_context("spawn")
-    queue: Queue[EventMessage | None] = context.Queue(10_000)
-    engine = context.Process(target=_engine, args=(queue, rig.camera_id, rate, seconds, burst))
-
-    def drain() -> None:
-        while (message := queue.get()) is not None:
-            rig.server.router.handle(message)
-
-    drainer = threading.Thread(target=drain, name="drain")
-    drainer.start()
-    engine.start()
-    engine.join()
-    drainer.join()
+    mqtt = server.outbound.mqtt
+    deadline = time.monotonic() + 10
+    while mqtt is not None and not mqtt.connected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ready.put(camera.id)
+    try:
+        while not stop.is_set():
+            try:
+                message = messages.get(timeout=0.2)
+            except queue_module.Empty:
+                continue
+            if message is not None:
+                server.router.handle(message)  # what a worker's drain thread does
+    finally:
+        server.close()
 
 
 def _run_server(host: str, port: int, args: argparse.Namespace, data_dir: Path) -> None:
-    rig = _served(host, port, data_dir)
+    """Engine process -> worker queue -> server process -> broker and receiver (this one)."""
+    prefix = f"citybrain-bench-{os.getpid()}"
+    receiver = Receiver(new_secret()).start()
+    secret = new_secret()
+    receiver.use_secret(secret)
+    subscriber = Subscriber(host, port, [f"{prefix}/events"]).start()
+    settings = {
+        "data_dir": str(data_dir), "public_url": "https://cb.example",
+        "mqtt": {"url": f"mqtt://{host}:{port}", "topic_prefix": prefix,
+                 "queue_max_messages": 10**6, "queue_max_mb": 1024},
+        "webhooks": {"max_pending": 10**6},
+    }  # fmt: skip
+    context = multiprocessing.get_context("spawn")
+    messages: Queue[EventMessage | None] = context.Queue(10_000)
+    ready: Queue[int] = context.Queue()
+    stop = context.Event()
+    server = context.Process(
+        target=_server_process, args=(settings, receiver.url(), secret, ready, messages, stop)
+    )
+    server.start()
+    rig = Sinks(subscriber, receiver, prefix)
     try:
-        mqtt = rig.server.outbound.mqtt
-        deadline = time.monotonic() + 10
-        while mqtt is not None and not mqtt.connected and time.monotonic() < deadline:
-            time.sleep(0.05)
-        _through_server(rig, args.rate, args.seconds, 0)
+        camera_id = ready.get(timeout=120)
+
+        def engine(rate: float, seconds: float, burst: int) -> None:
+            run = context.Process(target=_engine, args=(messages, camera_id, rate, seconds, burst))
+            run.start()
+            run.join()
+
+        engine(args.rate, args.seconds, 0)
         _report_paced(rig, args.rate, args.seconds)
         if args.burst:
             before = _counts(rig)
-            _through_server(rig, 0, 0, args.burst)
+            engine(0, 0, args.burst)
             _report_burst(rig, args.burst, before)
     finally:
-        rig.server.close()
-        rig.subscriber.stop()
-        rig.receiver.stop()
+        stop.set()
+        server.join(60)
+        subscriber.stop()
+        receiver.stop()
 
 
 def _run_core(host: str, port: int, args: argparse.Namespace, data_dir: Path) -> None:

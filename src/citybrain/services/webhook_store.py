@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +28,8 @@ from citybrain.store import DeliveryRepo, Store, UserRepo, WebhookRepo
 __all__ = ["SqlDirectory", "SqlOutbox"]
 
 _ERROR_CHARS = 500
-_COUNTS_EVERY_S = 1.0  # how often the per-webhook pending counts are read again
+_COUNTS_EVERY_S = 10.0  # how often the per-webhook pending counts are read again
+_READ_EVERY_S = 10.0  # how often the pending deliveries are read again regardless
 _TARGETS_EVERY_S = 5.0  # how often the webhooks are read again without being told
 
 
@@ -48,10 +51,17 @@ def _delivery(row: WebhookDeliveryRow) -> Delivery:
 class SqlOutbox:
     """The outbox in the store (a :class:`~citybrain.integrations.webhooks.DeliveryOutbox`).
 
+    Every change is written to the database first. Reads are cached: the engine asks for the
+    heads after every attempt, so the oldest ``ahead`` pending deliveries of each webhook are
+    read at once and kept in order in memory; writes through this outbox keep that prefix
+    true, and it is read again when one runs out, after an expiry or purge, on an error, and
+    every few seconds regardless. (One engine per database: see the module docstring.)
+
     Args:
         store: the database.
         max_pending: pending deliveries per webhook at most; beyond it ``enqueue`` refuses.
-        clock: monotonic seconds (when to count the pending deliveries again).
+        ahead: pending deliveries read ahead per webhook.
+        clock: monotonic seconds.
     """
 
     def __init__(
@@ -59,16 +69,22 @@ class SqlOutbox:
         store: Store,
         *,
         max_pending: int = 100_000,
+        ahead: int = 200,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._max_pending = max_pending
+        self._per_webhook = ahead
         self._clock = clock
-        self._lock = threading.Lock()
-        # Counted on the partial index now and then, and kept up to date in between, so that
-        # the bound costs no query per delivery.
+        self._lock = threading.RLock()
+        # webhook -> its oldest pending deliveries, in order; `_whole` holds the webhooks whose
+        # every pending delivery is in there (new ones may be appended to those only).
+        self._queues: dict[int, deque[Delivery]] = {}
+        self._whole: set[int] = set()
+        self._read_at: float | None = None
+        # Pending counts for the bound: read now and then, kept up to date in between.
         self._pending: dict[int, int] = {}
-        self._counted_at = -_COUNTS_EVERY_S
+        self._counted_at: float | None = None
 
     def enqueue(self, webhook_id: int, message: OutboundMessage, *, now: float) -> int | None:
         return self.enqueue_many([(webhook_id, message)], now=now)[0]
@@ -80,42 +96,44 @@ class SqlOutbox:
             counts = self._counts()
             accepted: list[bool] = []
             for webhook_id, _ in items:
-                ok = counts.get(webhook_id, 0) < self._max_pending
-                if ok:
+                accepted.append(counts.get(webhook_id, 0) < self._max_pending)
+                if accepted[-1]:
                     counts[webhook_id] = counts.get(webhook_id, 0) + 1
-                accepted.append(ok)
+            chosen = [item for item, ok in zip(items, accepted, strict=True) if ok]
             rows = [
                 {
-                    "webhook_id": webhook_id,
-                    "message_id": message.message_id,
-                    "event_type": message.event_type,
-                    "event_id": message.event_id,
-                    "body": message.body,
-                    "enqueued_at": _at(now),
+                    "webhook_id": webhook_id, "message_id": message.message_id,
+                    "event_type": message.event_type, "event_id": message.event_id,
+                    "body": message.body, "enqueued_at": _at(now),
                 }
-                for (webhook_id, message), ok in zip(items, accepted, strict=True)
-                if ok
-            ]
+                for webhook_id, message in chosen
+            ]  # fmt: skip
             try:
                 with self._store.session() as session:
-                    ids = iter(DeliveryRepo(session).add(rows))
+                    ids = DeliveryRepo(session).add(rows)
             except Exception:
-                self._counted_at = -_COUNTS_EVERY_S  # our counts went up for nothing
+                self._forget_all()  # our counts went up for nothing
                 raise
-        return [next(ids) if ok else None for ok in accepted]
+            for (webhook_id, message), delivery_id in zip(chosen, ids, strict=True):
+                self._remember(webhook_id, message, delivery_id, now)
+        found = iter(ids)
+        return [next(found) if ok else None for ok in accepted]
 
     def heads(self) -> Sequence[Delivery]:
-        with self._store.session() as session:
-            return [_delivery(row) for row in DeliveryRepo(session).heads()]
+        with self._lock:
+            now = self._clock()
+            exhausted = any(not q and w not in self._whole for w, q in self._queues.items())
+            if self._read_at is None or exhausted or now - self._read_at >= _READ_EVERY_S:
+                self._read(now)
+            return [queue[0] for queue in self._queues.values() if queue]
 
     def mark_delivered(
         self, delivery_id: int, *, attempts: int, status_code: int, at: float
     ) -> None:
         self._settle(
-            delivery_id, status=DeliveryStatus.DELIVERED.value, attempts=attempts,
+            delivery_id, True, status=DeliveryStatus.DELIVERED.value, attempts=attempts,
             last_status_code=status_code, last_error=None, last_attempt_at=_at(at),
         )  # fmt: skip
-        self._forget_one(delivery_id)
 
     def record_failure(
         self,
@@ -128,7 +146,7 @@ class SqlOutbox:
         next_attempt_at: float,
     ) -> None:
         self._settle(
-            delivery_id, attempts=attempts, last_status_code=status_code,
+            delivery_id, False, attempts=attempts, last_status_code=status_code,
             last_error=error[:_ERROR_CHARS], last_attempt_at=_at(at),
             next_attempt_at=_at(next_attempt_at),
         )  # fmt: skip
@@ -137,26 +155,27 @@ class SqlOutbox:
         self, delivery_id: int, *, attempts: int, status_code: int | None, error: str, at: float
     ) -> None:
         self._settle(
-            delivery_id, status=DeliveryStatus.FAILED.value, attempts=attempts,
+            delivery_id, True, status=DeliveryStatus.FAILED.value, attempts=attempts,
             last_status_code=status_code, last_error=error[:_ERROR_CHARS],
             last_attempt_at=_at(at),
         )  # fmt: skip
-        self._forget_one(delivery_id)
 
     def expire(self, webhook_id: int, *, enqueued_before: float, error: str, at: float) -> int:
-        with self._store.session() as session:
-            expired = DeliveryRepo(session).expire(
-                webhook_id=webhook_id, enqueued_before=_at(enqueued_before),
-                error=error[:_ERROR_CHARS],
-            )  # fmt: skip
-        self._recount()
-        return expired
+        try:
+            with self._store.session() as session:
+                return DeliveryRepo(session).expire(
+                    webhook_id=webhook_id, enqueued_before=_at(enqueued_before),
+                    error=error[:_ERROR_CHARS],
+                )  # fmt: skip
+        finally:
+            self._forget_all()
 
     def purge(self, webhook_id: int) -> int:
-        with self._store.session() as session:
-            purged = DeliveryRepo(session).purge(webhook_id=webhook_id)
-        self._recount()
-        return purged
+        try:
+            with self._store.session() as session:
+                return DeliveryRepo(session).purge(webhook_id=webhook_id)
+        finally:
+            self._forget_all()
 
     def pending_counts(self) -> dict[int, int]:
         with self._store.session() as session:
@@ -165,27 +184,69 @@ class SqlOutbox:
             self._pending, self._counted_at = dict(counts), self._clock()
         return counts
 
-    def _settle(self, delivery_id: int, **changes: Any) -> None:
-        with self._store.session() as session:
-            if not DeliveryRepo(session).settle(delivery_id=delivery_id, changes=changes):
-                # Deleted with its webhook meanwhile, or settled already: nothing to record.
+    # -- the cache ---------------------------------------------------------------------------
+
+    def _settle(self, delivery_id: int, finished: bool, **changes: Any) -> None:
+        try:
+            with self._store.session() as session:
+                DeliveryRepo(session).settle(delivery_id=delivery_id, changes=changes)
+        except Exception:
+            self._forget_all()
+            raise
+        with self._lock:
+            webhook_id = next(
+                (w for w, q in self._queues.items() if q and q[0].id == delivery_id), None
+            )
+            if webhook_id is None:  # not a head we know (its webhook went, the cache was dropped)
+                self._read_at = None
                 return
+            queue = self._queues[webhook_id]
+            if not finished:
+                times = {k: v.timestamp() for k, v in changes.items() if isinstance(v, datetime)}
+                queue[0] = replace(queue[0], **{**changes, **times})
+                return
+            queue.popleft()
+            self._pending[webhook_id] = max(0, self._pending.get(webhook_id, 1) - 1)
+
+    def _remember(
+        self, webhook_id: int, message: OutboundMessage, delivery_id: int, now: float
+    ) -> None:
+        """A delivery just written: append it where the cache holds all of its webhook's."""
+        if self._read_at is None:
+            return
+        if webhook_id not in self._queues:
+            self._queues[webhook_id] = deque()
+            self._whole.add(webhook_id)  # none pending was known: this is the only one
+        if webhook_id in self._whole:
+            delivery = Delivery(
+                id=delivery_id, webhook_id=webhook_id, message_id=message.message_id,
+                event_type=message.event_type, body=message.body, enqueued_at=now,
+                next_attempt_at=now, event_id=message.event_id,
+            )  # fmt: skip
+            self._queues[webhook_id].append(delivery)
+
+    def _read(self, now: float) -> None:
+        with self._store.session() as session:
+            rows = DeliveryRepo(session).ahead(per_webhook=self._per_webhook)
+        queues: dict[int, deque[Delivery]] = {}
+        for row in rows:
+            queues.setdefault(row.webhook_id, deque()).append(_delivery(row))
+        self._queues = queues
+        self._whole = {w for w, q in queues.items() if len(q) < self._per_webhook}
+        self._read_at = now
 
     def _counts(self) -> dict[int, int]:
-        """The pending counts (read again when stale); call with the lock held."""
-        if self._clock() - self._counted_at >= _COUNTS_EVERY_S:
+        """The pending counts (read again when stale)."""
+        now = self._clock()
+        if self._counted_at is None or now - self._counted_at >= _COUNTS_EVERY_S:
             with self._store.session() as session:
                 self._pending = DeliveryRepo(session).pending_counts()
-            self._counted_at = self._clock()
+            self._counted_at = now
         return self._pending
 
-    def _forget_one(self, _delivery_id: int) -> None:
-        # Which webhook it belonged to is not worth a query: the counts are read again soon.
-        self._recount()
-
-    def _recount(self) -> None:
+    def _forget_all(self) -> None:
         with self._lock:
-            self._counted_at = -_COUNTS_EVERY_S
+            self._read_at = self._counted_at = None
 
 
 class SqlDirectory:

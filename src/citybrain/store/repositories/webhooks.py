@@ -182,15 +182,23 @@ class DeliveryRepo:
         ).scalars()
         return [int(i) for i in ids]
 
-    def heads(self) -> builtins.list[WebhookDeliveryRow]:
-        """The oldest pending delivery of every webhook that has one."""
-        first = (
-            select(_d.webhook_id, func.min(_d.id).label("id"))
+    def ahead(self, *, per_webhook: int) -> builtins.list[WebhookDeliveryRow]:
+        """The oldest ``per_webhook`` pending deliveries of every webhook, by webhook and id
+        (the first of each is the one to attempt: deliveries go in order)."""
+        ranked = (
+            select(
+                _d.id,
+                func.row_number().over(partition_by=_d.webhook_id, order_by=_d.id).label("rank"),
+            )
             .where(_d.status == _PENDING)
-            .group_by(_d.webhook_id)
             .subquery()
         )
-        query = select(webhook_deliveries).join(first, _d.id == first.c.id)
+        query = (
+            select(webhook_deliveries)
+            .join(ranked, _d.id == ranked.c.id)
+            .where(ranked.c.rank <= per_webhook)
+            .order_by(_d.webhook_id, _d.id)
+        )
         return [WebhookDeliveryRow.model_validate(r._mapping) for r in self._session.execute(query)]
 
     def settle(self, *, delivery_id: int, changes: Mapping[str, Any]) -> bool:
