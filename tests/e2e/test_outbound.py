@@ -128,6 +128,7 @@ def test_events_reach_mqtt_and_webhooks_through_a_30_second_outage_of_both(
         _wait(lambda: {a.json()["type"] for a in receiver.accepted()} >= set(CLOUD.values())
               - {CLOUD["update"]}, 30, "started+ended at the receiver")  # fmt: skip
         _wait(lambda: bool(sub.messages(f"{prefix}/cameras/dock/floor/person")), 30, "occupancy")
+        _wait(lambda: bool(sub.messages(f"{prefix}/cameras/dock/health")), 30, "health")
         health = json.loads(sub.messages(f"{prefix}/cameras/dock/health")[-1].payload)
         assert health["online"] is True
 
@@ -201,7 +202,8 @@ def test_pending_deliveries_survive_a_restart_and_the_will_says_offline(
             _wait(lambda: bool(receiver.arrivals) and pending() >= 2, 90, "deliveries pending")
     finally:
         assert server.stop() == 0, server.tail()
-    assert [m.payload for m in available.messages()][-2:] == [b"online", b"offline"]
+    _wait(lambda: [m.payload for m in available.messages()][-2:] == [b"online", b"offline"],
+          10, "offline on a clean stop")  # fmt: skip
 
     store = open_store(sqlite_url(tmp_path / "data"))
     with store.session() as session:

@@ -162,13 +162,15 @@ def test_everything_reaches_mqtt_and_webhooks(
     assert {e["data"]["snapshot_url"] for e in envelopes} == {snapshot}
     assert {e["subject"] for e in envelopes} == {"gate"}
     sample = wired.metrics.registry.get_sample_value
-    deadline = time.monotonic() + 5  # the receiver has it a moment before the engine knows
+    deadline = time.monotonic() + 10  # the receiver has it a moment before the engine knows
     while (
         time.monotonic() < deadline
         and sample("citybrain_webhook_delivered_total", {"webhook": "1"}) != 3
     ):
         time.sleep(0.05)
     assert sample("citybrain_webhook_delivered_total", {"webhook": "1"}) == 3
+    while time.monotonic() < deadline and (sample("citybrain_mqtt_published_total") or 0) < 8:
+        time.sleep(0.05)  # the broker's acknowledgements come a moment after the deliveries
     assert (sample("citybrain_mqtt_published_total") or 0) >= 8
 
 
