@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import queue
-import time
 from pathlib import Path
 
 import numpy as np
@@ -76,12 +75,10 @@ def test_a_worker_walking_into_the_zones_of_the_clip_is_counted(
     lossy: queue.Queue[WorkerMessage] = queue.Queue()
     sink = OutboxSink(
         3, Outbox(reliable, lossy), HealthMeter(3), lambda: None, live_fps=0.01,
-        live_quality=70, occupancy=OccupancyMeter(3, CONFIG),
+        live_quality=70, occupancy=OccupancyMeter(3, CONFIG, every=3600),
     )  # fmt: skip
     reader = Reader(str(samples_dir / CLIP), ReaderOptions(fps=5, thumbnail_width=MOTION_WIDTH))
-    started = time.monotonic()
     FrameLoop(reader, lambda origin: CameraPipeline(CONFIG, vision, wall_origin=origin), sink).run()
-    assert time.monotonic() - started < 10.0  # the every-10-s repeat plays no part below
     sent = [m for m in (lossy.get_nowait() for _ in range(lossy.qsize()))]
     counted = [m for m in sent if isinstance(m, OccupancyMessage)]
     assert counted and all(m.camera == "dock" and m.camera_id == 3 for m in counted)
