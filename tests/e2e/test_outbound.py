@@ -143,9 +143,16 @@ def test_events_reach_mqtt_and_webhooks_through_a_30_second_outage_of_both(
 
         # Stop the camera: its open event ends; then everything the server raised must arrive.
         assert admin.patch(f"/api/cameras/{dock}", json={"enabled": False}).status_code == 200
-        time.sleep(3)
-        raised = [(m.data["id"], m.data["phase"]) for m in sse.snapshot() if m.kind == "event"]
-        assert raised and raised[-1][1] == "end"
+
+        def phases() -> list[tuple[str, str]]:
+            return [(m.data["id"], m.data["phase"]) for m in sse.snapshot() if m.kind == "event"]
+
+        def still_open() -> set[str]:
+            seen = phases()
+            return {i for i, p in seen if p == "start"} - {i for i, p in seen if p == "end"}
+
+        _wait(lambda: not still_open(), 30, "the stopped camera's events ended")
+        raised = phases()
 
         def mqtt_pairs() -> set[tuple[str, str]]:
             return {(e["id"], e["type"]) for e in _events(sub, prefix)}
