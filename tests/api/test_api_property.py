@@ -39,8 +39,12 @@ OPERATIONS = [
     ("/api/events/{event_id}/snapshot.jpg", "GET"),
     ("/api/stats", "GET"),
     ("/api/audit", "GET"),
+    ("/api/webhooks", "POST"),
+    ("/api/webhooks/{webhook_id}", "GET"),
+    ("/api/webhooks/{webhook_id}", "PATCH"),
+    ("/api/webhooks/{webhook_id}/deliveries", "GET"),
 ]
-#: 13 operations: ~200 examples in all (raise it through the environment for a longer hunt).
+#: 17 operations: ~250 examples in all (raise it through the environment for a longer hunt).
 EXAMPLES_PER_OPERATION = int(os.environ.get("CITYBRAIN_PROPERTY_EXAMPLES", "15"))
 
 

@@ -18,7 +18,7 @@ from support.citydata_samples import viz_collection, viz_feature
 pytestmark = pytest.mark.slow
 
 NAV = {
-    "admin": ["Map", "Live", "Incidents", "Dashboard", "Cameras", "Users"],
+    "admin": ["Map", "Live", "Incidents", "Dashboard", "Cameras", "Users", "Webhooks"],
     "operator": ["Map", "Live", "Incidents", "Dashboard"],
     "auditor": ["Map", "Dashboard", "Audit"],
 }
@@ -72,6 +72,15 @@ def test_sign_in_then_every_camera_is_on_the_map_and_every_page_renders(
         ada.go(hash_, heading)
         ada.page.wait_for_timeout(500)
         ada.shoot(shot)
+    # Webhooks: one added through the form shows its signing secret once, then in the list.
+    ada.go("webhooks", "Webhooks")
+    ada.page.get_by_role("button", name="Add webhook").click()
+    ada.page.get_by_label("URL").fill("http://127.0.0.1:9/hook")
+    ada.page.get_by_role("dialog").get_by_role("button", name="Add webhook").click()
+    ada.page.locator("pre.secret").wait_for()
+    assert ada.page.locator("pre.secret").inner_text().startswith("whsec_")
+    ada.page.get_by_role("cell", name="http://127.0.0.1:9/hook").wait_for()
+    ada.shoot("webhooks")
     ada.page.keyboard.press("?")
     ada.page.get_by_role("heading", name="Keyboard shortcuts").wait_for()
     ada.page.keyboard.press("Escape")

@@ -9,8 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+from citybrain.config.outbound import MqttSettings
 from citybrain.integrations.metrics import OutboundMetrics
-from citybrain.integrations.mqtt import MqttPublisher, MqttSettings
+from citybrain.integrations.mqtt import MqttPublisher
 from citybrain.netpolicy import NetworkPolicy
 
 

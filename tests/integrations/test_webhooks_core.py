@@ -11,10 +11,14 @@ from mqttsupport import event_notice
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from citybrain.integrations.metrics import OutboundMetrics
 from citybrain.integrations.notices import EventNotice
 from citybrain.integrations.webhooks import (
     CONTENT_TYPE,
+    MemoryDirectory,
+    MemoryOutbox,
     RetryPolicy,
+    WebhookService,
     WebhookTarget,
     check_webhook_url,
     cloudevent,
@@ -23,6 +27,7 @@ from citybrain.integrations.webhooks import (
     secret_key,
     signature_headers,
 )
+from citybrain.netpolicy import NetworkPolicy
 
 
 def test_signatures_verify_with_the_standardwebhooks_package() -> None:
@@ -98,6 +103,12 @@ def test_envelopes_carry_no_image_bytes() -> None:
     )  # fmt: skip
     with pytest.raises(TypeError, match="snapshot URLs"):
         cloudevent(notice, source="/cb")
+    # The service leaves such an event out (logged) and queues the others of the batch.
+    outbox, directory = MemoryOutbox(), MemoryDirectory()
+    directory.put(WebhookTarget(1, "http://127.0.0.1:9/", (new_secret(),)))
+    service = WebhookService(outbox, directory, policy=NetworkPolicy(), metrics=OutboundMetrics())
+    assert service.publish_many([event_notice(1), notice, event_notice(2)]) == 2
+    assert [d.event_id for d in outbox.history(1)] == ["ev000001", "ev000002"]
 
 
 def test_test_message() -> None:

@@ -16,7 +16,7 @@ from citybrain.store.schema import include_object, metadata
 
 TABLES = {
     "cameras", "events", "line_counts", "users", "user_cameras", "api_tokens", "audit", "sites",
-    "site_imports", "site_changes",
+    "site_imports", "site_changes", "webhooks", "webhook_cameras", "webhook_deliveries",
 }  # fmt: skip
 
 
@@ -44,6 +44,9 @@ def test_required_indexes_exist(store: Store) -> None:
     assert {"ix_sites_kind", "ix_sites_validity", "ix_sites_bounds"} <= sites
     if store.dialect == "postgresql":  # the spatial index every site query uses
         assert "ix_sites_area_gist" in sites
+    deliveries = {ix["name"]: ix for ix in inspector.get_indexes("webhook_deliveries")}
+    pending = deliveries["ix_webhook_deliveries_pending"]
+    assert tuple(pending["column_names"]) == ("webhook_id", "id")
 
 
 def test_downgrade_to_base_and_back(store: Store) -> None:

@@ -99,6 +99,13 @@ class Receiver:
         self._thread.start()
         return self
 
+    def use_secret(self, secret: str) -> None:
+        """Verify with ``secret`` from now on (the server makes a webhook's secret: a test
+        learns it from the answer to ``POST /api/webhooks``, after the receiver's URL)."""
+        with self._lock:
+            self.secret = secret
+            self._verifier = Webhook(secret)
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
@@ -130,8 +137,10 @@ class Receiver:
         length = int(request.headers.get("content-length") or 0)
         body = request.rfile.read(length)
         headers = {k.lower(): v for k, v in request.headers.items()}
+        with self._lock:
+            verifier = self._verifier
         try:
-            self._verifier.verify(body, headers)
+            verifier.verify(body, headers)
             verified = True
         except WebhookVerificationError:
             verified = False

@@ -34,6 +34,7 @@ from citybrain.api.routes import (
     stats,
     users,
     wall,
+    webhooks,
 )
 from citybrain.api.web_security import (
     BodyLimit,
@@ -123,7 +124,7 @@ def create_app(
     _add_error_handlers(app)
     # live before events: /api/events/stream must not be taken for an event id.
     routers = (health, auth, session, users, cameras, live, wall, events, stats, line_counts,
-               audit, metrics, console, sites, coverage)  # fmt: skip
+               audit, metrics, webhooks, console, sites, coverage)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     console.mount_console(app)

@@ -6,10 +6,11 @@ import os
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError
 
 from citybrain.config.console import ConsoleSettings
 from citybrain.config.network import NetworkSettings
+from citybrain.config.outbound import MqttSettings, WebhookSettings
 from citybrain.config.sites import SiteKind, SiteRuleTemplate, SiteSourceSettings
 from citybrain.errors import ConfigError
 
@@ -181,6 +182,32 @@ class ServerSettings(BaseModel):
         title="Site refreshes",
         description="Sources of sites read on a schedule (a folder or an http(s) URL).",
     )
+
+    # --- handing incidents on (issue 14: MQTT and signed webhooks) ---
+    mqtt: MqttSettings | None = Field(
+        default=None,
+        title="MQTT",
+        description="The broker events, camera health, zone occupancy and line counts are "
+        "published to (url, username, password_file, topic_prefix, tls, …); absent = MQTT off.",
+    )
+    webhooks: WebhookSettings = Field(
+        default_factory=WebhookSettings,
+        title="Webhooks",
+        description="Attempt timeout, retry delays, give-up time (24 h) and queue bound of the "
+        "webhook deliveries; the webhooks themselves are managed through /api/webhooks.",
+    )
+    public_url: AnyHttpUrl | None = Field(
+        default=None,
+        title="Public URL",
+        description="The server's address as others reach it: makes snapshot URLs in MQTT and "
+        "webhook messages absolute, and is the CloudEvents `source`; absent = paths only.",
+        examples=["https://citybrain.example.org"],
+    )
+
+    @property
+    def public_base(self) -> str | None:
+        """:attr:`public_url` without its trailing slash (``None`` if not set)."""
+        return None if self.public_url is None else str(self.public_url).rstrip("/")
 
     @property
     def resolved_database_url(self) -> str:

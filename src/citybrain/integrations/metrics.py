@@ -93,6 +93,12 @@ class OutboundMetrics:
             "Webhook deliveries not queued because the webhook's outbox was full.",
             ["webhook"], registry=r,
         )  # fmt: skip
+        self.webhook_fanout_dropped = Counter(
+            "citybrain_webhook_fanout_dropped",
+            "Events not handed to webhooks because too many waited for the outbox (the "
+            "database was away for long).",
+            registry=r,
+        )
         self.webhook_failing = Gauge(
             "citybrain_webhook_failing",
             "1 while a webhook is marked failing (a delivery failed for the give-up time).",

@@ -20,6 +20,15 @@ from citybrain.records.event import (
     snapshot_url,
 )
 from citybrain.records.user import ApiTokenRecord, Role, UserAccount, UserRecord
+from citybrain.records.webhook import (
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookDeliveryRow,
+    WebhookFields,
+    WebhookRecord,
+    WebhookRow,
+    check_webhook_url,
+)
 
 __all__ = [
     "COUNT_KEY",
@@ -30,6 +39,7 @@ __all__ = [
     "CameraHealth",
     "CameraRecord",
     "CountTotal",
+    "DeliveryStatus",
     "EventRecord",
     "EventStat",
     "EventState",
@@ -41,6 +51,12 @@ __all__ = [
     "Role",
     "UserAccount",
     "UserRecord",
+    "WebhookDelivery",
+    "WebhookDeliveryRow",
+    "WebhookFields",
+    "WebhookRecord",
+    "WebhookRow",
+    "check_webhook_url",
     "count_record",
     "event_state",
     "partial_model",

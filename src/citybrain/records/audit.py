@@ -36,6 +36,12 @@ class Action(StrEnum):
     USER_PASSWORD = "user.password"
     SITES_IMPORT = "sites.import"
     SITE_DELETE = "site.delete"
+    # webhooks (issue 14)
+    WEBHOOK_CREATE = "webhook.create"
+    WEBHOOK_UPDATE = "webhook.update"
+    WEBHOOK_ROTATE = "webhook.rotate"
+    WEBHOOK_DELETE = "webhook.delete"
+    WEBHOOK_TEST = "webhook.test"
 
 
 class AuditEntry(Record):

@@ -26,6 +26,7 @@ from citybrain.runtime.camera_sink import OutboxSink
 from citybrain.runtime.health import HealthMeter, SourceTotals
 from citybrain.runtime.loop import FrameLoop, LoopEnd, StopRequest
 from citybrain.runtime.messages import HealthMessage, StartCamera
+from citybrain.runtime.occupancy import OccupancyMeter
 from citybrain.runtime.outbox import Outbox, OutboxClosedError
 
 __all__ = ["CameraRunner", "RunnerOptions"]
@@ -82,6 +83,7 @@ class CameraRunner:
         self._sink = OutboxSink(
             command.camera_id, outbox, self._meter, self._tick,
             live_fps=self._options.live_fps, live_quality=self._options.live_quality,
+            occupancy=OccupancyMeter(command.camera_id, command.config),
         )  # fmt: skip
         self._totals = SourceTotals()
         self._error: str | None = None

@@ -2,7 +2,8 @@
 
 Events (with the anonymised, annotated snapshot on START) and line counts go up as typed
 messages on the reliable queue; an anonymised live JPEG goes up at the live rate on the lossy
-one. Which frames are rendered for the live view is decided here alone (today: at ``live_fps``,
+one, and so do zone occupancy counts (:mod:`~citybrain.runtime.occupancy`) when they change.
+Which frames are rendered for the live view is decided here alone (today: at ``live_fps``,
 whether or not anyone watches).
 """
 
@@ -15,6 +16,7 @@ from citybrain.core.events import EventPhase, EventUpdate, LineCount
 from citybrain.core.frame import Image
 from citybrain.runtime.health import HealthMeter
 from citybrain.runtime.messages import CountMessage, EventMessage, FrameMessage
+from citybrain.runtime.occupancy import OccupancyMeter
 from citybrain.runtime.outbox import Outbox
 from citybrain.sinks.base import AnalysedFrame
 from citybrain.sinks.snapshots import annotate, encode_jpeg
@@ -32,6 +34,7 @@ class OutboxSink:
         tick: called whenever the loop is idle (sends health when it is due).
         live_fps: anonymised live frames per second sent up.
         live_quality: JPEG quality of live frames.
+        occupancy: counts tracked objects per zone and label, if the camera has zones.
     """
 
     def __init__(
@@ -43,6 +46,7 @@ class OutboxSink:
         *,
         live_fps: float,
         live_quality: int,
+        occupancy: OccupancyMeter | None = None,
     ) -> None:
         self.camera_id = camera_id
         #: POSIX time of the current stream's time 0 (sent with every event and count).
@@ -53,6 +57,7 @@ class OutboxSink:
         self._live_interval = 1.0 / live_fps
         self._live_quality = live_quality
         self._next_live = 0.0
+        self._occupancy = occupancy if occupancy is not None and occupancy.active else None
 
     def started(self, wall_origin: float) -> None:
         self.wall_origin = wall_origin
@@ -70,6 +75,10 @@ class OutboxSink:
 
     def analysed(self, frame: AnalysedFrame) -> None:
         self._meter.analysed()
+        if self._occupancy is not None:
+            counted = self._occupancy.observe(frame.detections, frame.width, frame.height)
+            if counted is not None:
+                self._outbox.send(counted)
         now = time.monotonic()
         if now < self._next_live:
             return

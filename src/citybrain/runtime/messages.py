@@ -1,11 +1,11 @@
 """Typed messages between the server and its camera workers (never tuples or loose dicts).
 
 Workers send :class:`EventMessage`, :class:`CountMessage`, :class:`HealthMessage`,
-:class:`FrameMessage`, :class:`WorkerReady` and :class:`WorkerStats` up; the server sends
-:class:`StartCamera`, :class:`StopCamera`, :class:`ReplaceRules` and :class:`Shutdown` down. The
-supervisor adds :class:`CameraStopped` to what it hands on, when a camera stopped without a word
-of its own.
-All are small frozen dataclasses that pickle across process boundaries.
+:class:`FrameMessage`, :class:`OccupancyMessage`, :class:`WorkerReady` and :class:`WorkerStats`
+up; the server sends :class:`StartCamera`, :class:`StopCamera`, :class:`ReplaceRules` and
+:class:`Shutdown` down. The supervisor adds :class:`CameraStopped` to what it hands on, when a
+camera stopped without a word of its own. All are small frozen dataclasses that pickle across
+process boundaries.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ __all__ = [
     "EventMessage",
     "FrameMessage",
     "HealthMessage",
+    "OccupancyMessage",
     "OutboxStats",
     "ReplaceRules",
     "Shutdown",
@@ -216,11 +217,33 @@ class CameraStopped:
     reason: EndedBy
 
 
+# --- zone occupancy (issue 14: MQTT's citybrain/cameras/<name>/<zone>/<label>) ---
+
+
+@dataclass(frozen=True, slots=True)
+class OccupancyMessage:
+    """How many tracked objects of each watched label stand in each zone of a camera now.
+
+    Sent on the lossy queue when a count changes and every few seconds regardless, so that a
+    dropped message heals. Counts only: no identities, no boxes.
+
+    Attributes:
+        camera_id: the camera's id in the store.
+        camera: its name (as the running config has it).
+        counts: ``(zone, label, count)`` for every zone and watched label, zeros included.
+    """
+
+    camera_id: int
+    camera: str
+    counts: tuple[tuple[str, str, int], ...]
+
+
 WorkerMessage = (
     EventMessage
     | CountMessage
     | HealthMessage
     | FrameMessage
+    | OccupancyMessage
     | WorkerReady
     | WorkerStats
     | CameraStopped

@@ -1,9 +1,11 @@
 """The composition root of ``citybrain serve``: store, writers, camera supervisor, hub and API.
 
-:func:`build_server` wires the parts; :func:`run_server` starts the cameras, serves HTTP with
-uvicorn until SIGINT or SIGTERM, then shuts down in order: HTTP first, then the cameras (their
-open events end and reach the writers), then the writers (everything buffered is written, or
-journalled if the database is away), then the database connections.
+:func:`build_server` wires the parts; :func:`run_server` starts MQTT and webhooks, then the
+cameras, serves HTTP with uvicorn until SIGINT or SIGTERM, then shuts down in order: HTTP first,
+then the cameras (their open events end and reach the writers and the integrations), then the
+writers (everything buffered is written, or journalled if the database is away), then MQTT and
+webhooks (what waits is written to the outbox; the broker hears ``offline``), then the database
+connections.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from fastapi import FastAPI
 from citybrain.api.main import create_app
 from citybrain.config.server import ServerSettings
 from citybrain.core.events import EndedBy
+from citybrain.integrations.metrics import OutboundMetrics
+from citybrain.integrations.mqtt import MqttPublisher
+from citybrain.integrations.webhooks import WebhookService
+from citybrain.netpolicy import NetworkPolicy
 from citybrain.runtime.camera import RunnerOptions
 from citybrain.runtime.site_plan import SiteContexts, SitePlanner
 from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
@@ -31,11 +37,14 @@ from citybrain.server.demo import add_demo_cameras
 from citybrain.server.listen import bind_listener
 from citybrain.services import Services, network_policy
 from citybrain.services.audit import AuditTrail
+from citybrain.services.camera_names import CameraNames
 from citybrain.services.hub import LiveHub
 from citybrain.services.metrics import ServerMetrics
+from citybrain.services.outbound import Outbound
 from citybrain.services.router import MessageRouter
 from citybrain.services.site_refresh import SiteRefresh
 from citybrain.services.sources import SAMPLES_VAR, source_policy
+from citybrain.services.webhook_store import SqlDirectory, SqlOutbox
 from citybrain.store import (
     CameraRepo,
     CountWriter,
@@ -64,6 +73,8 @@ class Server:
     services: Services
     app: FastAPI
     site_refresh: SiteRefresh
+    outbound: Outbound
+    router: MessageRouter
 
     def begin_shutdown(self) -> None:
         """The first stop signal: end every open live stream now (so HTTP stops at once, not
@@ -72,11 +83,13 @@ class Server:
         self.supervisor.begin_shutdown()
 
     def close(self) -> None:
-        """Stop the cameras, flush the writers, close the database (safe to call twice)."""
+        """Stop the cameras, flush the writers, hand the last events on, close the database
+        (safe to call twice)."""
         self.site_refresh.stop()
         self.supervisor.close()
         self.events.close()
         self.counts.close()
+        self.outbound.close()
         self.store.close()
         log.info("server stopped: events and counts flushed")
 
@@ -107,6 +120,7 @@ def build_server(settings: ServerSettings, options: SupervisorOptions | None = N
     options = options or supervisor_options(settings)
     policy = network_policy(settings)
     sources = source_policy(settings, policy)
+    outbound = build_outbound(settings, store, policy, metrics)
     # City data (issue 12): the sites each camera sees give its events context and its rules.
     contexts = SiteContexts()
     planner = SitePlanner(store, settings.site_rules, contexts, interval=options.site_interval)
@@ -115,7 +129,13 @@ def build_server(settings: ServerSettings, options: SupervisorOptions | None = N
         on_import=lambda _summary: planner.wake(),
     )  # fmt: skip
     router = MessageRouter(
-        events=events, counts=counts, hub=hub, media=media, metrics=metrics, contexts=contexts
+        events=events,
+        counts=counts,
+        hub=hub,
+        media=media,
+        metrics=metrics,
+        contexts=contexts,
+        outbound=outbound,
     )
     supervisor = Supervisor(
         store, router.handle, options, forget=router.forget, check_source=sources.check,
@@ -124,6 +144,7 @@ def build_server(settings: ServerSettings, options: SupervisorOptions | None = N
     services = Services(
         settings=settings, store=store, cameras=supervisor, media=media, audit=AuditTrail(store),
         policy=policy, sources=sources, hub=hub, metrics=metrics, sites_changed=planner.wake,
+        outbound=outbound,
     )  # fmt: skip
     metrics.watch_queue("supervisor", supervisor.queue_depth)
     metrics.watch_queue("events", lambda: events.stats().pending)
@@ -131,6 +152,7 @@ def build_server(settings: ServerSettings, options: SupervisorOptions | None = N
     return Server(
         settings=settings, store=store, events=events, counts=counts, supervisor=supervisor,
         services=services, app=create_app(services), site_refresh=site_refresh,
+        outbound=outbound, router=router,
     )  # fmt: skip
 
 
@@ -146,6 +168,36 @@ def _private_files(data_dir: Path) -> None:
     (What the server makes afterwards is private through its umask.)"""
     for path in data_dir.glob("citybrain.db*"):
         path.chmod(0o600)
+
+
+def build_outbound(
+    settings: ServerSettings, store: Store, policy: NetworkPolicy, metrics: ServerMetrics
+) -> Outbound:
+    """MQTT (when configured) and webhooks, their metrics on the server's ``/metrics``.
+
+    Raises:
+        ConfigError: the MQTT password file or a TLS file is unreadable.
+        QueueError: the MQTT queue file cannot be opened.
+    """
+    outbound_metrics = OutboundMetrics(metrics.registry)
+    base_url = settings.public_base
+    mqtt = None
+    if settings.mqtt is not None:
+        mqtt = MqttPublisher.from_settings(
+            settings.mqtt, data_dir=settings.data_dir, policy=policy, metrics=outbound_metrics,
+            base_url=base_url,
+        )  # fmt: skip
+    directory = SqlDirectory(store)
+    webhooks = WebhookService(
+        SqlOutbox(store, max_pending=settings.webhooks.max_pending), directory, policy=policy,
+        metrics=outbound_metrics, settings=settings.webhooks, source=base_url or "/citybrain",
+        base_url=base_url,
+    )  # fmt: skip
+    outbound = Outbound(
+        names=CameraNames(store), metrics=outbound_metrics, mqtt=mqtt, webhooks=webhooks,
+        directory=directory,
+    )  # fmt: skip
+    return outbound
 
 
 def run_server(settings: ServerSettings) -> None:
@@ -168,6 +220,7 @@ def run_server(settings: ServerSettings) -> None:
     try:
         _end_events_left_open(server)
         _prepare_cameras(server)
+        server.outbound.start()  # pending webhook deliveries resume; MQTT connects
         server.supervisor.start()
         server.site_refresh.start()
         _greet(server)

@@ -17,6 +17,7 @@ from citybrain.records import CameraHealth
 from citybrain.services.audit import AuditTrail
 from citybrain.services.hub import LiveHub
 from citybrain.services.metrics import ServerMetrics
+from citybrain.services.outbound import Outbound
 from citybrain.services.sources import SourcePolicy, source_policy
 from citybrain.store import MediaStore, Store
 
@@ -53,6 +54,8 @@ class Services:
         hub: live events, health and anonymised frames; the runtime's messages are published
             into it by :class:`~citybrain.services.router.MessageRouter`.
         metrics: Prometheus metrics in a private registry.
+        outbound: MQTT and webhooks (``None`` where nothing is handed on: the webhook routes
+            still manage webhooks, but cannot test them).
     """
 
     settings: ServerSettings
@@ -66,6 +69,7 @@ class Services:
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
     #: Called after sites were imported or deleted, so that rules from data follow at once.
     sites_changed: Callable[[], None] = field(default=lambda: None)
+    outbound: Outbound | None = None
 
     @classmethod
     def of(
@@ -76,13 +80,14 @@ class Services:
         *,
         hub: LiveHub | None = None,
         metrics: ServerMetrics | None = None,
+        outbound: Outbound | None = None,
     ) -> Services:
         """The services of one server, with the media store and audit trail its settings say."""
         policy = network_policy(settings)
         return cls(
             settings=settings, store=store, cameras=cameras, media=MediaStore(settings.media_dir),
             audit=AuditTrail(store), policy=policy, sources=source_policy(settings, policy),
-            hub=hub or LiveHub(), metrics=metrics or ServerMetrics(),
+            hub=hub or LiveHub(), metrics=metrics or ServerMetrics(), outbound=outbound,
         )  # fmt: skip
 
 

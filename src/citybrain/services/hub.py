@@ -141,8 +141,11 @@ class LiveHub:
 
     def publish_event(self, phase: Literal["start", "update", "end"], state: EventState) -> None:
         """Push an engine event update (start, update or end) to subscribers."""
-        live = LiveEvent(**state.model_dump(), phase=phase)
-        self._fan_out("event", state.camera_id, live.model_dump_json())
+        self.publish_live(LiveEvent(**state.model_dump(), phase=phase))
+
+    def publish_live(self, live: LiveEvent) -> None:
+        """Push an event's live view (built once by the router, for MQTT and webhooks too)."""
+        self._fan_out("event", live.camera_id, live.model_dump_json())
 
     def publish_record(self, record: EventRecord) -> None:
         """Push a stored event after an operator acknowledged or resolved it."""

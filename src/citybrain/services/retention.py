@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from citybrain.errors import CitybrainError
-from citybrain.store import AuditRepo, EventRepo, MediaStore, Store, describe_error
+from citybrain.store import AuditRepo, DeliveryRepo, EventRepo, MediaStore, Store, describe_error
 
 __all__ = ["RetentionJob", "RetentionReport", "purge_expired"]
 
@@ -29,6 +29,7 @@ class RetentionReport:
     snapshots: int
     audit: int
     orphans: int
+    deliveries: int = 0
 
 
 def purge_expired(*, store: Store, media: MediaStore, cutoff: datetime) -> RetentionReport:
@@ -41,9 +42,14 @@ def purge_expired(*, store: Store, media: MediaStore, cutoff: datetime) -> Reten
     with store.session() as session:
         paths = EventRepo(session).delete_events_before(cutoff=cutoff)
         audit = AuditRepo(session).delete_before(cutoff=cutoff)
+        # Webhook deliveries go with the events they carried (pending ones never get that old).
+        deliveries = DeliveryRepo(session).delete_finished_before(cutoff=cutoff)
     snapshots = sum(media.delete(path) for path in paths)
     orphans = media.sweep(cutoff=cutoff)
-    return RetentionReport(events=len(paths), snapshots=snapshots, audit=audit, orphans=orphans)
+    return RetentionReport(
+        events=len(paths), snapshots=snapshots, audit=audit, orphans=orphans,
+        deliveries=deliveries,
+    )  # fmt: skip
 
 
 class RetentionJob:

@@ -14,19 +14,22 @@ from typing import Any
 
 from citybrain.core.events import EndedBy, EventPhase
 from citybrain.errors import StoreError
-from citybrain.records import EventState, count_record, event_state, wall_time
+from citybrain.records import EventState, LiveEvent, count_record, event_state, wall_time
+from citybrain.records.event import LivePhase
 from citybrain.runtime.messages import (
     CameraStopped,
     CountMessage,
     EventMessage,
     FrameMessage,
     HealthMessage,
+    OccupancyMessage,
     WorkerMessage,
     WorkerStats,
 )
 from citybrain.runtime.site_plan import SiteContexts
 from citybrain.services.hub import LiveHub
 from citybrain.services.metrics import ServerMetrics
+from citybrain.services.outbound import Outbound
 from citybrain.store import CountWriter, EventWriter, MediaStore
 
 __all__ = ["MessageRouter"]
@@ -55,6 +58,8 @@ class MessageRouter:
     rather than in the worker: events of the camera's own rules and of rules from data alike
     get it, the workers need not be told of every change to a site's name or attributes, and
     the engine stays free of city data. An event keeps the context of its start to its end.
+    - and, when the server hands incidents on (:class:`Outbound`), events, health, counts and
+      :class:`OccupancyMessage` to MQTT and webhooks, after the writers have them.
     """
 
     def __init__(
@@ -66,6 +71,7 @@ class MessageRouter:
         media: MediaStore,
         metrics: ServerMetrics,
         contexts: SiteContexts | None = None,
+        outbound: Outbound | None = None,
     ) -> None:
         self._contexts = contexts
         self._open_contexts: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -74,20 +80,30 @@ class MessageRouter:
         self._hub = hub
         self._media = media
         self._metrics = metrics
-        self._open: dict[int, dict[str, EventState]] = {}  # camera id -> event id -> state
+        # camera id -> event id -> (state, camera name): a dead worker's events to end
+        self._open: dict[int, dict[str, tuple[EventState, str]]] = {}
         self._open_lock = threading.Lock()
+        self._outbound = outbound
 
     def handle(self, message: WorkerMessage) -> None:
         """Deliver one message."""
         if isinstance(message, EventMessage):
             self._event(message)
         elif isinstance(message, CountMessage):
-            self._counts.submit(
-                count_record(message.count, camera_id=message.camera_id, origin=message.wall_origin)
+            record = count_record(
+                message.count, camera_id=message.camera_id, origin=message.wall_origin
             )
+            self._counts.submit(record)
+            if self._outbound is not None:
+                self._outbound.count(record, message.count.camera)
         elif isinstance(message, HealthMessage):
             self._hub.publish_health(message.health)
             self._metrics.observe_health(message.health)
+            if self._outbound is not None:
+                self._outbound.health(message.health)
+        elif isinstance(message, OccupancyMessage):
+            if self._outbound is not None:
+                self._outbound.occupancy(message)
         elif isinstance(message, FrameMessage):
             self._hub.set_frame(message)
         elif isinstance(message, WorkerStats):
@@ -112,6 +128,8 @@ class MessageRouter:
         """Drop a stopped camera's live frame, health and metric series."""
         self._hub.forget(camera_id)
         self._metrics.forget_camera(camera_id)
+        if self._outbound is not None:
+            self._outbound.forget_camera(camera_id)
 
     def _event(self, message: EventMessage) -> None:
         update, camera_id = message.update, message.camera_id
@@ -131,23 +149,30 @@ class MessageRouter:
         if self._contexts is not None:
             state = self._with_context(state, update.phase.value)
         self._events.submit(state)
-        self._track(state, update.phase)
+        self._track(state, update.phase, update.event.camera)
         if update.phase == "start":
             self._metrics.count_event(camera_id=camera_id, kind=state.kind)
-        self._hub.publish_event(update.phase.value, state)
+        self._publish(state, update.phase.value, update.event.camera)
 
-    def _track(self, state: EventState, phase: EventPhase) -> None:
+    def _publish(self, state: EventState, phase: LivePhase, camera: str) -> None:
+        """One view of the event for live subscribers, MQTT and webhooks."""
+        live = LiveEvent(**state.model_dump(), phase=phase)
+        self._hub.publish_live(live)
+        if self._outbound is not None:
+            self._outbound.event(live, camera)
+
+    def _track(self, state: EventState, phase: EventPhase, camera: str) -> None:
         """Note an event's latest state while it is open (keeping its snapshot)."""
         with self._open_lock:
-            camera = self._open.setdefault(state.camera_id, {})
+            open_events = self._open.setdefault(state.camera_id, {})
             if phase == EventPhase.END:
-                camera.pop(state.id, None)
+                open_events.pop(state.id, None)
             else:
-                old = camera.get(state.id)
-                if state.snapshot is None and old is not None and old.snapshot is not None:
-                    state = state.model_copy(update={"snapshot": old.snapshot})
-                camera[state.id] = state
-            if not camera:
+                old = open_events.get(state.id)
+                if state.snapshot is None and old is not None and old[0].snapshot is not None:
+                    state = state.model_copy(update={"snapshot": old[0].snapshot})
+                open_events[state.id] = (state, camera)
+            if not open_events:
                 del self._open[state.camera_id]
 
     def _end_open(self, camera_id: int, reason: EndedBy) -> None:
@@ -155,11 +180,11 @@ class MessageRouter:
         with self._open_lock:
             left = self._open.pop(camera_id, {})
         now = datetime.now(UTC)
-        for state in left.values():
+        for state, camera in left.values():
             ended = state.marked_ended_by(reason).model_copy(
                 update={"ended_at": max(now, state.started_at)}
             )
             self._events.submit(ended)
-            self._hub.publish_event("end", ended)
+            self._publish(ended, "end", camera)
         if left:
             log.warning("camera %d: %d open event(s) ended (%s)", camera_id, len(left), reason)

@@ -44,6 +44,14 @@ class AnalysedFrame:
     _frame: Frame = field(repr=False)
     _render: Renderer = field(repr=False)
 
+    @property
+    def width(self) -> int:
+        return self._frame.width
+
+    @property
+    def height(self) -> int:
+        return self._frame.height
+
     def render(self) -> Image:
         """The frame anonymised (a new image; rendering costs a face detection)."""
         return self._render(self._frame.image, self.detections)

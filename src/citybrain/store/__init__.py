@@ -17,6 +17,7 @@ from citybrain.store.repositories import (
     AuditRepo,
     CameraRepo,
     CountRepo,
+    DeliveryRepo,
     EventPage,
     EventQuery,
     EventRepo,
@@ -25,6 +26,7 @@ from citybrain.store.repositories import (
     SiteRepo,
     TokenRepo,
     UserRepo,
+    WebhookRepo,
 )
 from citybrain.store.writer import BatchPolicy, CountWriter, EventWriter, WriterStats
 
@@ -35,6 +37,7 @@ __all__ = [
     "CameraRepo",
     "CountRepo",
     "CountWriter",
+    "DeliveryRepo",
     "EventPage",
     "EventQuery",
     "EventRepo",
@@ -46,6 +49,7 @@ __all__ = [
     "Store",
     "TokenRepo",
     "UserRepo",
+    "WebhookRepo",
     "WriterStats",
     "describe_error",
     "open_store",

@@ -12,10 +12,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
+    Text,
     UniqueConstraint,
+    text,
 )
 
 from citybrain.records import (
@@ -26,6 +30,8 @@ from citybrain.records import (
     EventRecord,
     LineCountRecord,
     UserAccount,
+    WebhookDeliveryRow,
+    WebhookRow,
 )
 from citybrain.records.site import SiteChange, SiteImport, SiteRecord
 from citybrain.store.tables import column, table_of
@@ -45,6 +51,9 @@ __all__ = [
     "sites",
     "user_cameras",
     "users",
+    "webhook_cameras",
+    "webhook_deliveries",
+    "webhooks",
 ]
 
 # Named constraints let Alembic's batch mode (SQLite) find and alter them by name.
@@ -211,4 +220,54 @@ site_changes = table_of(
     site_id=column(SITE_ID),
     import_id=column(Integer(), ForeignKey("site_imports.id", ondelete="SET NULL")),
     by=column(NAME),
+)
+
+# --- webhooks (issue 14) ---
+
+webhooks = table_of(
+    metadata,
+    "webhooks",
+    WebhookRow,
+    exclude=("camera_ids",),
+    id=KEY,
+    url=column(String(2048)),
+    description=column(String(500)),
+    # A webhook never outlives the camera limit it was created under: it goes with its owner.
+    owner_id=column(Integer(), ForeignKey("users.id", ondelete="CASCADE"), index=True),
+)
+
+#: The cameras a webhook with ``camera_filter`` receives events of.
+webhook_cameras = Table(
+    "webhook_cameras",
+    metadata,
+    Column("webhook_id", ForeignKey("webhooks.id", ondelete="CASCADE"), primary_key=True),
+    Column("camera_id", _camera_ref(), primary_key=True),
+)
+
+_PENDING = text("status = 'pending'")
+
+#: The outbox: a row per delivery, written before it is sent; ids give the order per webhook.
+webhook_deliveries = table_of(
+    metadata,
+    "webhook_deliveries",
+    WebhookDeliveryRow,
+    # Each webhook's oldest pending delivery (the engine's heads), on a small partial index.
+    Index(
+        "ix_webhook_deliveries_pending",
+        "webhook_id",
+        "id",
+        sqlite_where=_PENDING,
+        postgresql_where=_PENDING,
+    ),
+    Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
+    Index("ix_webhook_deliveries_enqueued_at", "enqueued_at"),
+    id=column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    webhook_id=column(Integer(), ForeignKey("webhooks.id", ondelete="CASCADE")),
+    message_id=column(String(40)),
+    event_type=column(String(64)),
+    event_id=column(String(32)),
+    status=column(String(10)),
+    last_status_code=column(SmallInteger()),
+    last_error=column(Text()),
+    body=column(LargeBinary()),
 )

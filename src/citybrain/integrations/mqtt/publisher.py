@@ -31,12 +31,12 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from citybrain.config.outbound import MqttSettings
 from citybrain.errors import ConfigError
 from citybrain.integrations.backoff import backoff_delay
 from citybrain.integrations.metrics import OutboundMetrics
 from citybrain.integrations.mqtt.diskqueue import DiskQueue, QueuedMessage, QueueError
 from citybrain.integrations.mqtt.messages import MqttMessage, Topics
-from citybrain.integrations.mqtt.settings import MqttSettings
 from citybrain.integrations.notices import (
     CountNotice,
     EventNotice,

@@ -38,6 +38,7 @@ __all__ = ["DeliveryEngine", "RetryPolicy"]
 log = logging.getLogger(__name__)
 
 _QUEUED_EVERY_S = 1.0  # how often the queued-deliveries gauge is refreshed
+_OUTBOX_RETRY_S = 2.0  # how soon an outbox that could not be read is tried again
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +119,16 @@ class DeliveryEngine:
         """Deliver until :meth:`stop`."""
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
+        problem: str | None = None
         try:
             while not self._stopping:
-                wait = self.dispatch()
+                try:
+                    wait = self.dispatch()
+                    problem = None
+                except Exception as exc:  # the database is away: deliveries wait in it
+                    if str(exc) != problem:
+                        log.warning("webhooks: cannot read the outbox (%s); retrying", exc)
+                    problem, wait = str(exc), min(self._poll, _OUTBOX_RETRY_S)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(wait):
                         await self._wakeup.wait()

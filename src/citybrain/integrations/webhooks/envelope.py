@@ -11,7 +11,7 @@ every retry sends the same bytes with the same id (receivers de-duplicate on it)
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,12 +42,13 @@ TEST_TYPE = "citybrain.webhook.test"
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
-    """A signed-to-be webhook message: its id (``webhook-id`` and CloudEvents ``id``), type
-    and the exact body bytes."""
+    """A signed-to-be webhook message: its id (``webhook-id`` and CloudEvents ``id``), type,
+    the exact body bytes, and the id of the event it carries (for the deliveries view)."""
 
     message_id: str
     event_type: str
     body: bytes
+    event_id: str | None = None
 
 
 def new_message_id() -> str:
@@ -78,10 +79,11 @@ def cloudevent(
         data["snapshot_url"] = absolute_url(
             notice.snapshot_url or data.get("snapshot_url"), base_url
         )
-    return _envelope(
+    message = _envelope(
         event_type=EVENT_TYPES[notice.phase], source=source, subject=notice.camera,
         time=notice.at, data=data, message_id=message_id,
     )  # fmt: skip
+    return replace(message, event_id=notice.event_id or None)
 
 
 def probe_message(*, source: str, webhook_id: int, at: datetime | None = None) -> OutboundMessage:

@@ -24,18 +24,12 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from typing import Protocol
 
 from citybrain.integrations.webhooks.envelope import OutboundMessage
+from citybrain.records.webhook import DeliveryStatus
 
 __all__ = ["Delivery", "DeliveryOutbox", "DeliveryStatus", "MemoryOutbox"]
-
-
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +42,7 @@ class Delivery:
         message_id: ``webhook-id`` and CloudEvents ``id`` (the same on every attempt).
         event_type: the CloudEvents type.
         body: the exact bytes to POST.
+        event_id: the event it carries, if any.
         enqueued_at: when it was written down.
         attempts: attempts made so far.
         next_attempt_at: when it is due.
@@ -69,6 +64,7 @@ class Delivery:
     last_status_code: int | None = None
     last_error: str | None = None
     last_attempt_at: float | None = None
+    event_id: str | None = None
 
 
 class DeliveryOutbox(Protocol):
@@ -77,6 +73,12 @@ class DeliveryOutbox(Protocol):
     def enqueue(self, webhook_id: int, message: OutboundMessage, *, now: float) -> int | None:
         """Store a pending delivery due at ``now``; its id, or ``None`` if the webhook's
         queue is full."""
+
+    def enqueue_many(
+        self, items: Sequence[tuple[int, OutboundMessage]], *, now: float
+    ) -> list[int | None]:
+        """:meth:`enqueue` for each ``(webhook_id, message)``, in order and at once (one
+        transaction where the outbox is a database); the ids, ``None`` where refused."""
 
     def heads(self) -> Sequence[Delivery]:
         """The oldest pending delivery of every webhook that has one."""
@@ -139,10 +141,15 @@ class MemoryOutbox:
             delivery = Delivery(
                 id=next(self._ids), webhook_id=webhook_id, message_id=message.message_id,
                 event_type=message.event_type, body=message.body, enqueued_at=now,
-                next_attempt_at=now,
+                next_attempt_at=now, event_id=message.event_id,
             )  # fmt: skip
             queue.append(delivery)
             return delivery.id
+
+    def enqueue_many(
+        self, items: Sequence[tuple[int, OutboundMessage]], *, now: float
+    ) -> list[int | None]:
+        return [self.enqueue(webhook_id, message, now=now) for webhook_id, message in items]
 
     def heads(self) -> Sequence[Delivery]:
         with self._lock:

@@ -13,59 +13,30 @@ import concurrent.futures
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from citybrain.config.outbound import WebhookSettings
 from citybrain.integrations.metrics import OutboundMetrics
 from citybrain.integrations.notices import EventNotice
 from citybrain.integrations.webhooks.engine import DeliveryEngine, RetryPolicy
-from citybrain.integrations.webhooks.envelope import cloudevent, probe_message
+from citybrain.integrations.webhooks.envelope import OutboundMessage, cloudevent, probe_message
 from citybrain.integrations.webhooks.outbox import DeliveryOutbox
 from citybrain.integrations.webhooks.sender import AttemptResult, WebhookSender
 from citybrain.integrations.webhooks.targets import WebhookDirectory
 from citybrain.netpolicy import NetworkPolicy
 
-__all__ = ["WebhookService", "WebhookSettings"]
+__all__ = ["WebhookService", "WebhookSettings", "retry_policy"]
 
 log = logging.getLogger(__name__)
 
 
-class WebhookSettings(BaseModel):
-    """The ``webhooks`` section of the server settings (every field has a default)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    timeout_seconds: float = Field(
-        default=10.0, gt=0, le=120, title="Attempt timeout",
-        description="Seconds one attempt may take (connect, send, answer).",
-    )  # fmt: skip
-    retry_first_seconds: float = Field(
-        default=1.0, gt=0, le=3600, title="First retry delay",
-        description="Delays double from this after each failure, with jitter.",
-    )  # fmt: skip
-    retry_max_seconds: float = Field(default=600.0, gt=0, le=86400, title="Longest retry delay")
-    give_up_hours: float = Field(
-        default=24.0, gt=0, le=24 * 14, title="Give-up time",
-        description="A delivery failing this long is given up and its webhook marked failing.",
-    )  # fmt: skip
-    concurrency: int = Field(
-        default=16, ge=1, le=1024, title="Parallel webhooks",
-        description="Webhooks attempted at once (each webhook's deliveries go one by one).",
-    )  # fmt: skip
-    max_pending: int = Field(
-        default=100_000, ge=1, le=10_000_000, title="Queue bound per webhook",
-        description="Pending deliveries per webhook; beyond it new ones are dropped and counted "
-        "(citybrain_webhook_dropped_total).",
-    )  # fmt: skip
-
-    @property
-    def retry(self) -> RetryPolicy:
-        return RetryPolicy(
-            first_delay=self.retry_first_seconds,
-            max_delay=self.retry_max_seconds,
-            give_up_after=self.give_up_hours * 3600,
-        )
+def retry_policy(settings: WebhookSettings) -> RetryPolicy:
+    """The engine's backoff and give-up times from the ``webhooks`` settings."""
+    return RetryPolicy(
+        first_delay=settings.retry_first_seconds,
+        max_delay=settings.retry_max_seconds,
+        give_up_after=settings.give_up_hours * 3600,
+    )
 
 
 class WebhookService:
@@ -105,7 +76,7 @@ class WebhookService:
         self._clock = clock
         self._sender = sender or WebhookSender(policy, timeout=self.settings.timeout_seconds)
         self.engine = DeliveryEngine(
-            outbox, directory, self._sender, retry=self.settings.retry, metrics=metrics,
+            outbox, directory, self._sender, retry=retry_policy(self.settings), metrics=metrics,
             clock=clock, concurrency=self.settings.concurrency,
         )  # fmt: skip
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -113,21 +84,40 @@ class WebhookService:
         self._thread = threading.Thread(target=self._main, name="webhooks", daemon=True)
 
     def publish(self, notice: EventNotice) -> int:
-        """Queue ``notice`` for every webhook that selects it; how many deliveries were queued.
+        """Queue ``notice`` for every webhook that selects it; how many deliveries were queued
+        (none for an event that holds bytes: images never leave as bytes)."""
+        return self.publish_many([notice])
+
+    def publish_many(self, notices: Sequence[EventNotice]) -> int:
+        """:meth:`publish` for several notices in order, written to the outbox at once (one
+        transaction where it is a database); how many deliveries were queued.
+
+        An event that cannot be sent (bytes or NaN in it) is logged and left out.
 
         Raises:
-            TypeError: the event holds bytes (images never leave as bytes).
+            Whatever the outbox raises (the database is away): nothing was queued then.
         """
-        targets = [t for t in self._directory.targets() if t.selects(notice)]
-        if not targets:
+        everyone = self._directory.targets()
+        items: list[tuple[int, OutboundMessage]] = []
+        for notice in notices:
+            targets = [t for t in everyone if t.selects(notice)]
+            if not targets:
+                continue
+            try:
+                message = cloudevent(notice, source=self._source, base_url=self._base_url)
+            except (TypeError, ValueError) as exc:  # bytes or NaN in it: never sendable
+                log.error("event %s %s not sent to webhooks: %s", notice.event_id, notice.phase,
+                          exc)  # fmt: skip
+                continue
+            items += [(target.id, message) for target in targets]
+        if not items:
             return 0
-        message = cloudevent(notice, source=self._source, base_url=self._base_url)
-        now = self._clock()
+        ids = self._outbox.enqueue_many(items, now=self._clock())
         queued = 0
-        for target in targets:
-            if self._outbox.enqueue(target.id, message, now=now) is None:
-                self._metrics.webhook_dropped.labels(str(target.id)).inc()
-                log.warning("webhook %d: outbox full, %s dropped", target.id, message.event_type)
+        for (webhook_id, message), delivery_id in zip(items, ids, strict=True):
+            if delivery_id is None:
+                self._metrics.webhook_dropped.labels(str(webhook_id)).inc()
+                log.warning("webhook %d: outbox full, %s dropped", webhook_id, message.event_type)
             else:
                 queued += 1
         if queued:

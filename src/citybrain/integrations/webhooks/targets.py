@@ -10,13 +10,11 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from citybrain.integrations.notices import EventNotice
+from citybrain.records.webhook import check_webhook_url
 
 __all__ = ["MemoryDirectory", "WebhookDirectory", "WebhookTarget", "check_webhook_url"]
-
-_MAX_URL = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,30 +97,3 @@ class MemoryDirectory:
         with self._lock:
             if (target := self._targets.get(webhook_id)) is not None:
                 self._targets[webhook_id] = replace(target, failing_since=since)
-
-
-def check_webhook_url(url: str) -> str:
-    """``url`` if it can be a webhook destination (http or https, a host, no fragment).
-
-    Whether its host may be contacted is the network policy's call, made at every attempt
-    (names resolve differently over time).
-
-    Raises:
-        ValueError: it cannot; the message says why.
-    """
-    if len(url) > _MAX_URL:
-        raise ValueError(f"a webhook URL has at most {_MAX_URL} characters")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        raise ValueError(f"invalid URL: {exc}") from None
-    if parts.scheme not in ("http", "https"):
-        raise ValueError("a webhook URL is http:// or https://")
-    if not parts.hostname:
-        raise ValueError("a webhook URL needs a host")
-    if parts.fragment:
-        raise ValueError("a webhook URL has no #fragment")
-    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
-        raise ValueError("a webhook URL has no spaces or control characters")
-    return url

@@ -11,6 +11,7 @@ from citybrain.store.repositories.sites import ImportOutcome, SitePage, SiteRepo
 from citybrain.store.repositories.tokens import TokenRepo
 from citybrain.store.repositories.upserts import CountMode
 from citybrain.store.repositories.users import UserRepo
+from citybrain.store.repositories.webhooks import DeliveryRepo, WebhookRepo
 
 __all__ = [
     "MAX_PAGE",
@@ -19,6 +20,7 @@ __all__ = [
     "CameraRepo",
     "CountMode",
     "CountRepo",
+    "DeliveryRepo",
     "EventPage",
     "EventQuery",
     "EventRepo",
@@ -27,4 +29,5 @@ __all__ = [
     "SiteRepo",
     "TokenRepo",
     "UserRepo",
+    "WebhookRepo",
 ]

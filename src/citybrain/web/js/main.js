@@ -20,6 +20,7 @@ const PAGES = [
   { id: 'cameras', label: 'Cameras', roles: ['admin', 'supervisor'], module: './pages/cameras.js' },
   { id: 'audit', label: 'Audit', roles: ['auditor'], module: './pages/audit.js' },
   { id: 'users', label: 'Users', roles: ['admin'], module: './pages/users.js' },
+  { id: 'webhooks', label: 'Webhooks', roles: ['admin'], module: './pages/webhooks.js' },
 ];
 const DETAIL = {
   incidents: { module: './pages/incident.js' },

@@ -1,4 +1,6 @@
-"""The ``mqtt`` section of the server settings (absent: MQTT is off)."""
+"""The outbound sections of the server settings: ``mqtt`` (absent: MQTT is off) and
+``webhooks`` (timeouts, retries, bounds). Pure Pydantic: the integrations read them, this
+module never imports the integrations (nor paho)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["MqttSettings", "MqttTls"]
+__all__ = ["MqttSettings", "MqttTls", "WebhookSettings"]
 
 _SCHEMES = {"mqtt": 1883, "mqtts": 8883}
 
@@ -158,3 +160,32 @@ class MqttSettings(BaseModel):
     @property
     def queue_max_bytes(self) -> int:
         return int(self.queue_max_mb * 1024 * 1024)
+
+
+class WebhookSettings(BaseModel):
+    """The ``webhooks`` section of the server settings (every field has a default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, title="Attempt timeout",
+        description="Seconds one attempt may take (connect, send, answer).",
+    )  # fmt: skip
+    retry_first_seconds: float = Field(
+        default=1.0, gt=0, le=3600, title="First retry delay",
+        description="Delays double from this after each failure, with jitter.",
+    )  # fmt: skip
+    retry_max_seconds: float = Field(default=600.0, gt=0, le=86400, title="Longest retry delay")
+    give_up_hours: float = Field(
+        default=24.0, gt=0, le=24 * 14, title="Give-up time",
+        description="A delivery failing this long is given up and its webhook marked failing.",
+    )  # fmt: skip
+    concurrency: int = Field(
+        default=16, ge=1, le=1024, title="Parallel webhooks",
+        description="Webhooks attempted at once (each webhook's deliveries go one by one).",
+    )  # fmt: skip
+    max_pending: int = Field(
+        default=100_000, ge=1, le=10_000_000, title="Queue bound per webhook",
+        description="Pending deliveries per webhook; beyond it new ones are dropped and counted "
+        "(citybrain_webhook_dropped_total).",
+    )  # fmt: skip
