@@ -61,11 +61,12 @@ def receiver() -> Iterator[Receiver]:
         started.stop()
 
 
-def _settings(path: Path, broker_url: str, prefix: str) -> Path:
+def _settings(path: Path, broker_url: str, prefix: str, samples_dir: Path) -> Path:
     path.write_text(
         f"mqtt: {{url: '{broker_url}', topic_prefix: {prefix}, reconnect_max_seconds: 1}}\n"
         "webhooks: {retry_first_seconds: 0.5, retry_max_seconds: 2}\n"
         "public_url: https://cb.example\n"
+        f"sources: {{file_roots: ['{samples_dir}']}}\n"
     )
     return path
 
@@ -111,7 +112,9 @@ def test_events_reach_mqtt_and_webhooks_through_a_30_second_outage_of_both(
 ) -> None:
     broker, prefix = own_mosquitto, "cb"
     sub = Subscriber(broker.host, broker.port, [f"{prefix}/#"], persistent=True).start()
-    server = _serve(tmp_path, server_env, _settings(tmp_path / "s.yaml", broker.url, prefix))
+    server = _serve(
+        tmp_path, server_env, _settings(tmp_path / "s.yaml", broker.url, prefix, samples_dir)
+    )
     try:
         server.add_user("admin", "admin")
         admin = server.client("admin")
@@ -190,7 +193,7 @@ def test_pending_deliveries_survive_a_restart_and_the_will_says_offline(
     mqtt_prefix: str,
     receiver: Receiver,
 ) -> None:
-    settings = _settings(tmp_path / "s.yaml", mqtt_broker.url, mqtt_prefix)
+    settings = _settings(tmp_path / "s.yaml", mqtt_broker.url, mqtt_prefix, samples_dir)
     available = Subscriber(mqtt_broker.host, mqtt_broker.port, [f"{mqtt_prefix}/available"])
     available.start()
     receiver.fail_for(3600)
