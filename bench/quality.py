@@ -170,9 +170,7 @@ def expand_groups(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def run_clip(
-    clip: Path, config_text: str, threads: int, *, groups: bool = True
-) -> list[Reported]:
+def run_clip(clip: Path, config_text: str, threads: int, *, groups: bool = True) -> list[Reported]:
     """The events of ``citybrain analyze`` on ``clip`` with the expectation file's config
     (``groups=False``: label groups replaced by their members)."""
     config = yaml.safe_load(config_text)

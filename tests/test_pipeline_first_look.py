@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from test_pipeline_regions import BlockDetector, frame
 
 from citybrain.config import parse_config
 from citybrain.core.detections import Detections
 from citybrain.pipeline import CameraPipeline, Vision
+from test_pipeline_regions import BlockDetector, frame
 
 CONFIG = """
 camera: {name: blocks, fps: 5}
@@ -60,9 +60,7 @@ def first_event(confidence: float) -> tuple[float, int]:
         (0.6, 1.4),  # a hesitant one: confirmed by a look 0.4 s later (min_interval)
     ],
 )
-def test_a_still_newcomer_does_not_wait_for_the_refresh(
-    confidence: float, expected: float
-) -> None:
+def test_a_still_newcomer_does_not_wait_for_the_refresh(confidence: float, expected: float) -> None:
     start, calls = first_event(confidence)
     assert start == pytest.approx(expected)  # the refresh would have come at 4.0 s
     assert calls <= 3  # the first look at the empty frame, the newcomer, at most one more
