@@ -165,18 +165,24 @@ class Anonymiser:
         return out
 
     def regions(self, image: Image, detections: Detections) -> FloatArray:
-        """The ``(K, 4)`` boxes :meth:`apply` blurs, in pixels, not yet clipped to the image."""
+        """The ``(K, 4)`` boxes :meth:`apply` blurs, in pixels, not yet clipped to the image.
+
+        Faces come last, so that each is pixelated on its own grid after the head bands: a
+        band's lower edge across a pixelated face leaves a face-like blob (measured on the
+        first frame of face-demographics-walking-and-pause: CenterFace 0.32 on the anonymised
+        frame with the bands after the faces, at most 0.05 with the faces last).
+        """
         cfg = self.config
         parts = [np.zeros((0, 4), dtype=np.float32)]
-        if self._faces is not None:
-            boxes, _ = self._faces.detect(image, cfg.face_threshold)
-            parts.append(_scale_about_centre(boxes, cfg.face_scale))
         if cfg.heads:
             people = detections.xyxy[np.isin(detections.class_id, self._person_ids)]
             parts.append(_band(people, cfg.head_fraction, top=True))
         if cfg.plates:
             vehicles = detections.xyxy[np.isin(detections.class_id, self._vehicle_ids)]
             parts.append(self._plate_regions(image, vehicles))
+        if self._faces is not None:
+            boxes, _ = self._faces.detect(image, cfg.face_threshold)
+            parts.append(_scale_about_centre(boxes, cfg.face_scale))
         return np.concatenate(parts).astype(np.float32)
 
     def _plate_regions(self, image: Image, vehicles: FloatArray) -> FloatArray:
