@@ -13,7 +13,10 @@ For each clip it times, in interleaved rounds (so load from other processes hits
   undecoded the non-reference frames its sampler would not take; the pure decode does not.
 
 It prints the median of each, their ratio (goal <= 1.5 now, 1.2 later), detector frames over
-analysed frames, and YOLOX-Nano throughput at batch 4 over batch 1 on real frames. The
+analysed frames, and YOLOX-Nano throughput at batch 4 over batch 1 on real frames. With
+``--quality`` it also runs the engine with the analytics of issue 13 switched on (a
+``hardhat_required`` rule: two looks per head; the ``vehicle`` group, tracked as one class) and
+with the anonymiser's plate detection off, to show what each adds. The
 throughput is measured on a detector set up as a server worker's shared one is (ONNX Runtime
 threads = the cores, at most 4, which on the CPU also gives one single-threaded lane per core
 for the parts of a batch); batch 1 and batch 4 go through that same detector object.
@@ -35,6 +38,7 @@ from citybrain.config import parse_config
 from citybrain.core.frame import Image
 from citybrain.pipeline import Vision
 from citybrain.runtime.analyze import AnalysisOptions, AnalysisReport, analyze
+from citybrain.vision.anonymise import Anonymiser, AnonymiserConfig
 from citybrain.vision.detector import Detector
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +56,13 @@ rules:
   counts: {kind: line_crossing, line: middle, labels: [person, car, truck, bus]}
 """
 
+#: The same rules with a hard-hat rule and the vehicle group (issue 13's analytics).
+QUALITY_CONFIG = CONFIG.replace("[car, truck, bus]", "[vehicle]").replace(
+    "[person, car, truck, bus]", "[person, vehicle]"
+).replace("[person, car]", "[person, vehicle]") + (
+    "  hardhats: {kind: hardhat_required, zone: all, seconds: 1}\n"
+)
+
 
 def samples() -> Path:
     return Path(os.environ.get("CITYBRAIN_SAMPLES") or ROOT.parent / "shared" / "footage")
@@ -67,8 +78,8 @@ def decode_seconds(path: Path) -> float:
     return time.perf_counter() - started
 
 
-def engine_run(path: Path, vision: Vision, threads: int) -> AnalysisReport:
-    config = parse_config(CONFIG)
+def engine_run(path: Path, vision: Vision, threads: int, text: str = CONFIG) -> AnalysisReport:
+    config = parse_config(text)
     with tempfile.TemporaryDirectory() as out:
         return analyze(
             str(path), config, Path(out), AnalysisOptions(threads=threads), vision=vision
@@ -109,29 +120,38 @@ def main() -> None:
         help="detector threads for the batch throughput (a server worker's default)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per clip")
+    parser.add_argument("--quality", action="store_true", help="issue 13's analytics too")
     args = parser.parse_args()
-    vision = Vision.load(parse_config(CONFIG), threads=args.threads)
+    variants = {"engine": (CONFIG, Vision.load(parse_config(CONFIG), threads=args.threads))}
+    if args.quality:
+        quality = Vision.load(parse_config(QUALITY_CONFIG), threads=args.threads)
+        variants["hard hats + vehicle group"] = (QUALITY_CONFIG, quality)
+        no_plates = Vision.load(parse_config(CONFIG), threads=args.threads)
+        no_plates.anonymiser = Anonymiser(AnonymiserConfig(plate_detection=False))
+        variants["engine, plate detection off"] = (CONFIG, no_plates)
     print(f"load average before: {os.getloadavg()[0]:.2f}; detector threads {args.threads}")
     for clip in CLIPS:
         path = samples() / clip
         decode: list[float] = []
-        engine: list[float] = []
-        report = None
-        for _ in range(args.rounds):
+        engine: dict[str, list[float]] = {name: [] for name in variants}
+        reports: dict[str, AnalysisReport] = {}
+        for _ in range(args.rounds):  # interleaved, so that load hits every variant alike
             decode.append(decode_seconds(path))
-            started = time.perf_counter()
-            report = engine_run(path, vision, args.threads)
-            engine.append(time.perf_counter() - started)
-        assert report is not None
-        d, e = statistics.median(decode), statistics.median(engine)
-        p, r = report.pipeline, report.reader
-        print(
-            f"{clip}: decode {d:.3f} s, engine {e:.3f} s, engine/decode {e / d:.2f} "
-            f"(goal <= 1.5); detector frames / analysed {p.detector_frames}/{p.frames_analysed}"
-            f" = {p.detector_frames / max(1, p.frames_analysed):.2f} ({p.detector_regions} in"
-            f" a crop); frames decoded {r.frames_decoded}, skipped {r.frames_skipped};"
-            f" events {report.events}"
-        )
+            for name, (text, vision) in variants.items():
+                started = time.perf_counter()
+                reports[name] = engine_run(path, vision, args.threads, text)
+                engine[name].append(time.perf_counter() - started)
+        d = statistics.median(decode)
+        for name, times in engine.items():
+            e, report = statistics.median(times), reports[name]
+            p, r = report.pipeline, report.reader
+            print(
+                f"{clip}, {name}: decode {d:.3f} s, engine {e:.3f} s, engine/decode {e / d:.2f} "
+                f"(goal <= 1.5); detector frames / analysed {p.detector_frames}/"
+                f"{p.frames_analysed} = {p.detector_frames / max(1, p.frames_analysed):.2f} "
+                f"({p.detector_regions} in a crop); frames decoded {r.frames_decoded}, skipped "
+                f"{r.frames_skipped}; events {report.events}"
+            )
     images = frames(samples() / CLIPS[0], 8)
     shared = Vision.load(parse_config(CONFIG), threads=args.batch_threads).detector
     ones: list[float] = []

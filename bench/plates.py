@@ -3,30 +3,35 @@
 Usage::
 
     CITYBRAIN_MODEL_DIR=../shared/models CITYBRAIN_DATASETS=../shared/datasets \\
-        .venv/bin/python bench/plates.py [--split test|select]
+        .venv/bin/python bench/plates.py [--split test|select] [--sweep]
 
 On this project's test half of ``license-plates/valid`` (``training/plates_data.split_valid``:
-images at odd positions by name; the even ones select the epoch and threshold) it prints:
+images at odd positions by name; the even ones, the selection half, choose the epoch, the
+threshold and the anonymiser's plate settings) it prints:
 
-* detection: recall and precision at IoU >= 0.3 of the packaged plate detector and of OpenCV's
-  bundled plate cascades (the weak baseline), and the detector's time per image;
+* detection: recall and precision at IoU >= 0.3 of the packaged plate detector on the whole
+  image, in YOLOX-Nano's vehicle boxes as the anonymiser looks (``PlateDetector.detect_in``),
+  and of OpenCV's bundled plate cascades (the weak baseline), with the detector's time;
 * sharpness: a plate's sharpness is the variance of the Laplacian of its grey pixels in its
   labelled box (:func:`citybrain.vision.plates.sharpness`). A plate *stays readable* when the
-  anonymised image keeps more than a third of that. The share of plates that stay readable, with
-  the anonymiser's blur (``Anonymiser``, faces and heads off) applied to:
+  anonymised image keeps more than a third of that. The share of plates that stay readable
+  after the engine's own anonymiser (``Anonymiser.apply``, faces and heads off) with the
+  objects YOLOX-Nano (confidence 0.3) finds in the image, as the engine would pass them:
 
-  (a) the fixed band (bottom 40 %) of each vehicle box, vehicles from YOLOX-Nano (the
-      ``vehicle`` group, confidence 0.3) and, as if the detector were perfect, from the
-      dataset's labelled vehicle boxes;
-  (b) the detected plates (grown by a margin), plus the band of each vehicle on which no plate
-      was found (:func:`citybrain.vision.plates.plate_regions`).
+  (a) the fixed band (bottom 40 %) of each vehicle box only (plate detection off);
+  (b) plates found in each vehicle box, and the band where none was found;
+  (c) plates found in each vehicle box, and the band on every vehicle (the shipped setting);
+  (c) again with the dataset's labelled vehicle boxes, as if the object detector were perfect.
 
-Plates are found only to be blurred; nothing here reads or stores them.
+``--sweep`` also prints (c) for other plate margins, vehicle margins and crop sides (to choose
+them on the selection half). Plates are found only to be blurred; nothing here reads or stores
+them.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -39,7 +44,7 @@ from citybrain.core.detections import Detections, FloatArray, label_ids
 from citybrain.core.frame import Image
 from citybrain.vision.anonymise import Anonymiser, AnonymiserConfig
 from citybrain.vision.detector import DetectorSpec, build_detector
-from citybrain.vision.plates import PlateDetector, plate_regions, sharpness
+from citybrain.vision.plates import PlateDetector, sharpness
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "training"))
@@ -55,32 +60,19 @@ SHARED = ROOT.parent / "shared"
 #: A plate stays readable when it keeps more than this share of its raw sharpness.
 READABLE_SHARE = 1 / 3
 CASCADES = ("haarcascade_russian_plate_number.xml", "haarcascade_license_plate_rus_16stages.xml")
+#: The anonymiser's settings, less faces and heads (not what is measured here).
+PLATES_ONLY = AnonymiserConfig(faces=False, heads=False)
 
 
-def _as_detections(boxes: FloatArray) -> Detections:
-    """Boxes as ``car`` detections, the form the anonymiser takes."""
-    n = len(boxes)
-    return Detections(
-        xyxy=boxes, confidence=np.ones(n, np.float32), class_id=np.full(n, 2, np.int64)
-    )
-
-
-def _blur(image: Image, band_vehicles: FloatArray, whole: FloatArray) -> Image:
-    """The anonymiser's blur: the plate band of ``band_vehicles``, and all of ``whole``."""
-    band = Anonymiser(AnonymiserConfig(faces=False, heads=False))
-    full = Anonymiser(AnonymiserConfig(faces=False, heads=False, plate_fraction=1.0))
-    out = band.apply(image, _as_detections(band_vehicles))
-    return full.apply(out, _as_detections(whole))
-
-
-def readable_share(samples: list[Sample], blurred: list[Image]) -> tuple[float, int]:
-    """The share of labelled plates that keep more than a third of their sharpness."""
+def readable(samples: list[Sample], blurred: list[Image]) -> list[tuple[str, FloatArray]]:
+    """The labelled plates that keep more than a third of their sharpness: (image, box)."""
     kept = []
     for sample, out in zip(samples, blurred, strict=True):
         for box in sample.plates:
             raw = sharpness(sample.image, box)
-            kept.append(raw > 0 and sharpness(out, box) > READABLE_SHARE * raw)
-    return float(np.mean(kept)), len(kept)
+            if raw > 0 and sharpness(out, box) > READABLE_SHARE * raw:
+                kept.append((sample.name, box))
+    return kept
 
 
 def detection_figures(found: list[FloatArray], samples: list[Sample]) -> tuple[float, float]:
@@ -105,12 +97,42 @@ def cascade_boxes(samples: list[Sample], name: str) -> list[FloatArray]:
     return out
 
 
+def labelled(sample: Sample) -> Detections:
+    """The dataset's vehicle boxes as ``car`` detections."""
+    n = len(sample.vehicles)
+    return Detections(
+        xyxy=sample.vehicles, confidence=np.ones(n, np.float32), class_id=np.full(n, 2, np.int64)
+    )
+
+
+def anonymised(
+    samples: list[Sample],
+    objects: list[Detections],
+    config: AnonymiserConfig,
+    plates: PlateDetector,
+) -> tuple[list[Image], float]:
+    """Each image through the engine's anonymiser, and the mean time per image."""
+    anonymiser = Anonymiser(config, plate_detector=plates)
+    started = time.perf_counter()
+    out = [anonymiser.apply(s.image, d) for s, d in zip(samples, objects, strict=True)]
+    return out, (time.perf_counter() - started) / max(len(samples), 1)
+
+
+def _report(name: str, samples: list[Sample], blurred: list[Image], seconds: float) -> None:
+    left = readable(samples, blurred)
+    n = sum(len(s.plates) for s in samples)
+    sizes = "".join(f"; {s[:16]} {b[2] - b[0]:.0f}x{b[3] - b[1]:.0f}" for s, b in left)
+    print(f"{name}: {len(left) / max(n, 1):.3f} of {n} plates keep more than a third of their "
+          f"sharpness ({seconds * 1000:.1f} ms per image){sizes}")  # fmt: skip
+
+
 def main() -> int:
     """Print the detection and sharpness figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", choices=("test", "select"), default="test")
     parser.add_argument("--model", type=Path, help="plate ONNX model (default: packaged)")
     parser.add_argument("--threshold", type=float, help="plate score threshold (default: model's)")
+    parser.add_argument("--sweep", action="store_true", help="other anonymiser settings too")
     args = parser.parse_args()
     datasets = Path(os.environ.get("CITYBRAIN_DATASETS") or SHARED / "datasets")
     models = Path(os.environ.get("CITYBRAIN_MODEL_DIR") or SHARED / "models")
@@ -122,50 +144,41 @@ def main() -> int:
     per_image = (time.perf_counter() - started) / len(samples)
     recall, precision = detection_figures(found, samples)
     print(f"{args.split}: {len(samples)} images, {sum(len(s.plates) for s in samples)} plates")
-    print(f"plate detector: recall {recall:.3f} precision {precision:.3f} "
+    print(f"plate detector, whole image: recall {recall:.3f} precision {precision:.3f} "
           f"({per_image * 1000:.1f} ms per image, threshold {plates.threshold:.2f})")  # fmt: skip
+    nano = build_detector(DetectorSpec(family="yolox", path=models / "yolox_nano.onnx"))
+    objects = [nano.detect([s.image])[0] for s in samples]
+    vehicle_ids = label_ids(["vehicle"])
+    vehicles = [d.xyxy[np.isin(d.class_id, vehicle_ids)] for d in objects]
+    started = time.perf_counter()
+    in_crops = [plates.detect_in(s.image, v)[0] for s, v in zip(samples, vehicles, strict=True)]
+    per_image = (time.perf_counter() - started) / len(samples)
+    r, p = detection_figures(in_crops, samples)
+    print(f"plate detector in Nano vehicle boxes (256 px): recall {r:.3f} precision {p:.3f} "
+          f"({per_image * 1000:.1f} ms per image, {sum(map(len, vehicles))} vehicles)")  # fmt: skip
     for name in CASCADES:
         r, p = detection_figures(cascade_boxes(samples, name), samples)
         print(f"OpenCV {name}: recall {r:.3f} precision {p:.3f}")
-    nano = build_detector(DetectorSpec(family="yolox", path=models / "yolox_nano.onnx"))
-    vehicle_ids = label_ids(["vehicle"])
-    nano_vehicles = []
-    for sample in samples:
-        (d,) = nano.detect([sample.image])
-        nano_vehicles.append(d.xyxy[np.isin(d.class_id, vehicle_ids)])
-    empty = np.zeros((0, 4), np.float32)
-    crops = [
-        np.concatenate([f, plates.detect_in(s.image, v)[0]])
-        for s, f, v in zip(samples, found, nano_vehicles, strict=True)
-    ]
-    r, p = detection_figures(crops, samples)
-    print(f"plate detector, whole frame + Nano vehicle crops at 256 px: recall {r:.3f} "
-          f"precision {p:.3f}")  # fmt: skip
     cases = {
-        "(a) band, Nano vehicles": [_blur(s.image, v, empty) for s, v in
-                                    zip(samples, nano_vehicles, strict=True)],
-        "(a) band, labelled vehicles": [_blur(s.image, s.vehicles, empty) for s in samples],
-        "(b) plates + band backstop, Nano vehicles": [
-            _blur(s.image, empty, plate_regions(f, v)) for s, f, v in
-            zip(samples, found, nano_vehicles, strict=True)],
-        "(b) plates + band backstop, labelled vehicles": [
-            _blur(s.image, empty, plate_regions(f, s.vehicles)) for s, f in
-            zip(samples, found, strict=True)],
-        "(c) plates + band on every vehicle, Nano vehicles": [
-            _blur(s.image, empty, plate_regions(f, v, band="always")) for s, f, v in
-            zip(samples, found, nano_vehicles, strict=True)],
-        "(b) frame + vehicle-crop plates + band backstop, Nano vehicles": [
-            _blur(s.image, empty, plate_regions(f, v)) for s, f, v in
-            zip(samples, crops, nano_vehicles, strict=True)],
-        "(c) frame + vehicle-crop plates + band on every vehicle, Nano vehicles": [
-            _blur(s.image, empty, plate_regions(f, v, band="always")) for s, f, v in
-            zip(samples, crops, nano_vehicles, strict=True)],
-        "plates alone (no band)": [_blur(s.image, empty, plate_regions(f, empty)) for s, f in
-                                   zip(samples, found, strict=True)],
+        "(a) band only, Nano vehicles": (dataclasses.replace(PLATES_ONLY, plate_detection=False),
+                                         objects),
+        "(b) plates in vehicles + band where none, Nano": (
+            dataclasses.replace(PLATES_ONLY, plate_band="missing"), objects),
+        "(c) plates in vehicles + band on every vehicle, Nano (shipped)": (PLATES_ONLY, objects),
+        "(c) with labelled vehicles": (PLATES_ONLY, [labelled(s) for s in samples]),
     }  # fmt: skip
-    for name, blurred in cases.items():
-        share, n = readable_share(samples, blurred)
-        print(f"{name}: {share:.3f} of {n} plates keep more than a third of their sharpness")
+    if args.sweep:
+        for field, values in (
+            ("plate_margin", (0.15, 0.35, 0.5)),
+            ("vehicle_context", (0.0, 0.2)),
+            ("plate_crop_side", (192, 320, 416)),
+            ("plate_frame_side", (0, 320, 640)),
+        ):
+            for value in values:
+                config = dataclasses.replace(PLATES_ONLY, **{field: value})
+                cases[f"(c) {field} {value}"] = (config, objects)
+    for name, (config, dets) in cases.items():
+        _report(name, samples, *anonymised(samples, dets, config, plates))
     return 0
 
 

@@ -21,7 +21,10 @@ from citybrain.core.detections import FloatArray
 from citybrain.core.frame import Image
 from citybrain.vision.plates import STRIDE
 
-__all__ = ["MATCH_IOU", "Sample", "augment", "iou", "load_split", "match", "split_valid", "targets"]
+__all__ = [
+    "MATCH_IOU", "Sample", "Views", "augment", "iou", "load_split", "match", "split_valid",
+    "targets",
+]  # fmt: skip
 
 PLATE_CLASS = 0
 VEHICLE_CLASS = 1
@@ -76,26 +79,90 @@ def split_valid(samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
     return ordered[0::2], ordered[1::2]
 
 
-def augment(sample: Sample, size: int, rng: np.random.Generator) -> tuple[Image, FloatArray]:
-    """A random ``size`` x ``size`` view of a sample: scaled 0.35-1.6x (plates from far away
-    and close up), shifted, sometimes flipped, colour-jittered, blurred or JPEG-like softened."""
-    image, boxes = sample.image, sample.plates.copy()
-    scale = float(np.exp(rng.uniform(np.log(0.35), np.log(1.6))))
-    h, w = image.shape[:2]
-    nw, nh = max(round(w * scale * rng.uniform(0.85, 1.15)), 8), max(round(h * scale), 8)
-    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
-    boxes *= np.array([nw / w, nh / h, nw / w, nh / h], dtype=np.float32)
-    canvas = np.full((size, size, 3), rng.integers(0, 256, 3), dtype=np.uint8)
-    x0 = int(rng.integers(min(0, size - nw), max(0, size - nw) + 1))
-    y0 = int(rng.integers(min(0, size - nh), max(0, size - nh) + 1))
-    sx, sy = max(-x0, 0), max(-y0, 0)
-    dx, dy = max(x0, 0), max(y0, 0)
-    cw, ch = min(nw - sx, size - dx), min(nh - sy, size - dy)
-    canvas[dy : dy + ch, dx : dx + cw] = resized[sy : sy + ch, sx : sx + cw]
-    boxes += np.array([x0, y0, x0, y0], dtype=np.float32)
+@dataclass(frozen=True, slots=True)
+class Views:
+    """How training views are drawn (:func:`augment`).
+
+    Attributes:
+        scale: range of the image's scale (log-uniform): plates from far away and close up.
+        tilt: largest rotation in degrees (a camera rolled, a plate hung askew).
+        side: share of views foreshortened horizontally and sheared, as a plate seen from the
+            side of the car is (squeezed to ``squeeze``-1 of its width).
+        squeeze: the narrowest horizontal squeeze of a side view.
+        vehicle: share of views cut about one labelled vehicle and scaled so that its longer
+            side fills 55-100 % of the view: what the run time's second look at a vehicle box
+            (``PlateDetector.detect_in``) sees.
+        low_res: share of views shrunk to 25-60 % and scaled back up (CCTV resolution).
+    """
+
+    scale: tuple[float, float] = (0.35, 1.6)
+    tilt: float = 0.0
+    side: float = 0.0
+    squeeze: float = 0.5
+    vehicle: float = 0.0
+    low_res: float = 0.0
+
+
+def _view_matrix(
+    sample: Sample, size: int, rng: np.random.Generator, views: Views
+) -> npt.NDArray[np.float64]:
+    """The 2 x 3 affine map from the sample's pixels to a ``size`` x ``size`` view."""
+    h, w = sample.image.shape[:2]
+    if len(sample.vehicles) and rng.random() < views.vehicle:
+        box = sample.vehicles[int(rng.integers(len(sample.vehicles)))]
+        centre = (box[:2] + box[2:]) / 2 + rng.uniform(-0.1, 0.1, 2) * (box[2:] - box[:2])
+        scale = size * rng.uniform(0.55, 1.0) / max(float((box[2:] - box[:2]).max()), 8.0)
+    else:
+        scale = float(np.exp(rng.uniform(*np.log(views.scale))))
+        # A random place of the scaled image in the view (as a shifted crop of it).
+        free = np.array([w, h]) * scale - size
+        shift = np.array([rng.uniform(min(0, f), max(0, f)) for f in free])
+        centre = (shift + size / 2) / scale
+    linear = np.diag([scale * rng.uniform(0.85, 1.15), scale])
+    if rng.random() < views.side:
+        squeeze = rng.uniform(views.squeeze, 1.0)
+        shear = rng.uniform(-0.25, 0.25)
+        linear = np.array([[squeeze, 0.0], [shear, 1.0]]) @ linear
+    if views.tilt > 0 and rng.random() < 0.5:
+        angle = np.deg2rad(rng.uniform(-views.tilt, views.tilt))
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        linear = rotation @ linear
+    offset = size / 2 - linear @ np.asarray(centre, dtype=np.float64)
+    return np.concatenate([linear, offset[:, None]], axis=1)
+
+
+def _map_boxes(boxes: FloatArray, matrix: npt.NDArray[np.float64]) -> FloatArray:
+    """The upright boxes that hold the mapped corners of ``boxes``."""
+    if not len(boxes):
+        return boxes.reshape(-1, 4)
+    corners = np.stack(
+        [boxes[:, [0, 1]], boxes[:, [2, 1]], boxes[:, [0, 3]], boxes[:, [2, 3]]], axis=1
+    )
+    mapped = corners @ matrix[:, :2].T + matrix[:, 2]
+    return np.concatenate([mapped.min(axis=1), mapped.max(axis=1)], axis=1).astype(np.float32)
+
+
+def augment(
+    sample: Sample, size: int, rng: np.random.Generator, views: Views | None = None
+) -> tuple[Image, FloatArray]:
+    """A random ``size`` x ``size`` view of a sample (see :class:`Views`): scaled, shifted,
+    sometimes tilted, seen from the side or cut about a vehicle, flipped, colour-jittered,
+    blurred or shrunk to CCTV resolution."""
+    views = views or Views()
+    matrix = _view_matrix(sample, size, rng, views)
+    fill = tuple(int(v) for v in rng.integers(0, 256, 3))
+    canvas = cv2.warpAffine(
+        sample.image, matrix, (size, size), flags=cv2.INTER_AREA if matrix[0, 0] < 1 else
+        cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill,
+    )  # fmt: skip
+    boxes = _map_boxes(sample.plates, matrix)
     if rng.random() < 0.5:
         canvas = np.ascontiguousarray(canvas[:, ::-1])
         boxes = np.stack([size - boxes[:, 2], boxes[:, 1], size - boxes[:, 0], boxes[:, 3]], 1)
+    if rng.random() < views.low_res:
+        side = max(round(size * rng.uniform(0.25, 0.6)), 8)
+        small = cv2.resize(canvas, (side, side), interpolation=cv2.INTER_AREA)
+        canvas = cv2.resize(small, (size, size), interpolation=cv2.INTER_LINEAR)
     if rng.random() < 0.2:
         canvas = cv2.GaussianBlur(canvas, (0, 0), rng.uniform(0.5, 1.2))
     pixels = canvas.astype(np.float32)

@@ -27,12 +27,12 @@ from citybrain.config.model import (
     HardhatRuleConfig,
     MotionSection,
 )
-from citybrain.core.detections import BoolArray, Detections, FloatArray
+from citybrain.core.detections import BoolArray, Detections, FloatArray, group_ids
 from citybrain.core.events import EventUpdate, LineCount
 from citybrain.core.frame import Frame, Image
 from citybrain.core.regions import Crop, RegionPlanner, explained, mostly_inside
 from citybrain.core.tracking import Tracker, TrackerSettings
-from citybrain.rules import HARDHAT_KEY, Observation, Rule, build_rules
+from citybrain.rules import HARDHAT_KEY, HEAD_SIDE_KEY, Observation, Rule, build_rules
 from citybrain.rules.hardhat import HardhatRule
 from citybrain.vision.anonymise import Anonymiser, AnonymiserConfig
 from citybrain.vision.detector import Detector, DetectorSpec, RegionDetector, build_detector
@@ -51,6 +51,7 @@ __all__ = [
     "anonymiser_settings",
     "detector_spec",
     "motion_settings",
+    "tracked_groups",
 ]
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,16 @@ def detector_spec(section: DetectorSection, threads: int | None = None) -> Detec
     )
 
 
+def tracked_groups(config: CameraConfig) -> tuple[tuple[int, ...], ...]:
+    """The label groups a camera's rules watch (``vehicle``), as class ids tracked as one class."""
+    groups: list[tuple[int, ...]] = []
+    for rule in config.rules.values():
+        for group in group_ids(getattr(rule, "labels", [])):
+            if group not in groups:
+                groups.append(group)
+    return tuple(groups)
+
+
 def anonymiser_settings(section: AnonymiseSection) -> AnonymiserConfig:
     """The anonymiser's settings from a validated config section."""
     return AnonymiserConfig(face_threshold=section.face_threshold)
@@ -212,15 +223,17 @@ class CameraPipeline:
         self._gate = MotionGate(motion_settings(config.motion)) if config.motion.enabled else None
         # A standing person missed at one refresh keeps their track until the next.
         lost = max(TrackerSettings().lost_seconds, 2 * config.motion.refresh_seconds)
-        self._tracker = Tracker(TrackerSettings(fps=config.camera.fps, lost_seconds=lost))
+        self._tracker = Tracker(
+            TrackerSettings(fps=config.camera.fps, lost_seconds=lost, groups=tracked_groups(config))
+        )
         self.rules: list[Rule] = build_rules(config)
         hardhat_rules = [r for r in self.rules if isinstance(r, HardhatRule)]
         self._needs_hardhat = bool(hardhat_rules)
         if hardhat_rules and vision.hardhat is None:
             raise ValueError(f"camera {self.name!r} has a hardhat_required rule but no classifier")
         for rule in hardhat_rules:
-            if rule.threshold is None and vision.hardhat is not None:
-                rule.threshold = vision.hardhat.threshold
+            if vision.hardhat is not None:
+                rule.use_band(vision.hardhat.band)
         if vision.anonymiser is None:
             log.warning(
                 "anonymisation is OFF for camera %r: its snapshots and live frames show faces "
@@ -241,6 +254,10 @@ class CameraPipeline:
         # Rules from data replace the rules while frames flow (see replace_rules).
         self._rules_lock = threading.Lock()
         self._pending_rules: tuple[CameraConfig, Vision] | None = None
+        #: Detections confident enough to start a track but not yet one: look again soon.
+        self._confirm_due = False
+        settings = TrackerSettings()
+        self._confident = max(settings.activation, settings.high_confidence)
 
     def process(self, frame: Frame) -> PipelineResult:
         """Analyse one sampled frame."""
@@ -260,6 +277,9 @@ class CameraPipeline:
                 self._last_detect = frame.timestamp
                 tracked = self._tracker.update(raw, frame.timestamp)
                 self._tracked = self._attributes(frame.image, tracked)
+                # One look starts a track; the look that confirms it need not wait for the
+                # refresh. A confirming look never asks for another (bounded cost).
+                self._confirm_due = not self._confirm_due and self._unconfirmed()
         observation = Observation(
             camera=self.name,
             timestamp=frame.timestamp,
@@ -306,6 +326,10 @@ class CameraPipeline:
         since = frame.timestamp - self._last_detect
         if len(self._tracked) and since >= self._refresh:
             return self._refresh_look(frame, motion.regions)
+        if self._confirm_due and since >= self._min_interval - _TIME_EPSILON:
+            # A still newcomer (a parked car, a seated person) makes no more motion: without
+            # this look it would wait for the refresh before it is a track and has its events.
+            return self._refresh_look(frame, motion.regions)
         # Someone fidgeting inside their own box has not gone anywhere: only motion that the
         # tracked boxes do not explain (a newcomer, a leading edge) needs the detector, and
         # following it a few times a second is enough for the tracker (its Kalman filter
@@ -314,6 +338,11 @@ class CameraPipeline:
         if not unexplained.any() or since < self._min_interval - _TIME_EPSILON:
             return None
         return self._crop(frame, motion.regions, unexplained)
+
+    def _unconfirmed(self) -> bool:
+        """Whether a detection is confident enough to have started a track, but has no id yet."""
+        tracked = self._tracked
+        return bool(((tracked.tracker_id < 0) & (tracked.confidence >= self._confident)).any())
 
     def _refresh_look(self, frame: Frame, motion: FloatArray) -> Crop | _Whole:
         """The area of the tracked objects (and of any motion): a refresh is for them."""
@@ -358,17 +387,22 @@ class CameraPipeline:
         return Detections.merge([found[~known], kept])
 
     def _attributes(self, image: Image, detections: Detections) -> Detections:
+        """One look at each person's head: P(hard hat) and the side of the head the classifier
+        located (NaN and 0 where the region is too small to look at); the hard-hat rules decide
+        the looks and vote over tracks."""
         if not self._needs_hardhat or self._vision.hardhat is None:
             return detections
         probability = np.full(len(detections), np.nan, dtype=np.float32)
+        side = np.zeros(len(detections), dtype=np.float32)
         people = np.flatnonzero(detections.class_id == 0)
         if len(people):
             heads = head_region(detections.xyxy[people])
             big_enough = (heads[:, 3] - heads[:, 1]) >= MIN_HEAD_PIXELS
             if big_enough.any():
-                judged = self._vision.hardhat.classify(image, heads[big_enough])
-                probability[people[big_enough]] = judged
-        return detections.with_data(HARDHAT_KEY, probability)
+                looks = self._vision.hardhat.assess(image, heads[big_enough])
+                probability[people[big_enough]] = looks.probability
+                side[people[big_enough]] = (looks.head[:, 2:] - looks.head[:, :2]).mean(axis=1)
+        return detections.with_data(HARDHAT_KEY, probability).with_data(HEAD_SIDE_KEY, side)
 
     # --- rules replaced while running (rules from data, issue 12) ----------------------------
 
@@ -407,8 +441,8 @@ class CameraPipeline:
                 ended += result.updates
                 closed += result.counts
         for rule in rules:
-            if isinstance(rule, HardhatRule) and rule.threshold is None and hardhat is not None:
-                rule.threshold = hardhat.threshold
+            if isinstance(rule, HardhatRule) and hardhat is not None:
+                rule.use_band(hardhat.band)
         self._needs_hardhat = needs_hardhat
         self._vision = Vision(self._vision.detector, hardhat, self._vision.anonymiser)
         self.config, self.rules = config, rules

@@ -24,7 +24,7 @@ rules:
   hardhats:  {kind: hardhat_required, zone: site, seconds: 1}
   parked:    {kind: dwell, zone: site, labels: [car, truck, bus], seconds: 10}
   crowd:     {kind: occupancy, zone: site, labels: [person], max: 2, seconds: 1}
-  counts:    {kind: line_crossing, line: gate, labels: [person, car]}
+  counts:    {kind: line_crossing, line: gate, labels: [person, vehicle]}
 """
 
 
@@ -37,6 +37,7 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
         "restricted_zone", "hardhat_required", "dwell", "occupancy", "line_crossing",
     ]  # fmt: skip
     assert config.anonymise.enabled is True
+    assert config.rules["counts"].labels == ["person", "vehicle"]  # a group, kept as written
 
 
 @pytest.mark.parametrize(
@@ -46,6 +47,9 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
          "cfg.yaml:7: rules.intruders.zone: unknown zone 'sight'"),
         ("labels: [car, truck, bus]", "labels: [car, lorry]",
          "cfg.yaml:9: rules.parked.labels: unknown label(s) ['lorry']"),
+        ("labels: [person, vehicle]", "labels: [person, vehicles]",
+         "cfg.yaml:11: rules.counts.labels: unknown label(s) ['vehicles']; known labels are the "
+         "COCO names and the groups vehicle"),
         ("max: 2", "max: -1", "cfg.yaml:10: rules.crowd.max: Input should be greater than"),
         ("seconds: 1}", "seconds: 1, colour: red}", "cfg.yaml:8: rules.hardhats.colour: Extra"),
         ("[1, 1], [0, 1]]", "[1, 1.5], [0, 1]]", "cfg.yaml:3: zones.site.polygon.2.1: Input"),

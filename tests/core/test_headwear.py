@@ -26,11 +26,23 @@ def test_majority_of_the_recent_decided_looks() -> None:
     assert votes.get(4) is not None and votes.get(4).verdict == NO_HARDHAT  # type: ignore[union-attr]
 
 
-def test_a_tie_is_unknown_and_min_decided_holds_back() -> None:
+def test_a_tie_goes_to_the_latest_look_and_min_decided_holds_back() -> None:
     votes = HeadwearVotes(window=4, min_decided=2)
     assert votes.add(1, NO_HARDHAT, 0.0).verdict == UNKNOWN  # one decided look is not enough
-    assert votes.add(1, HARDHAT, 0.1).verdict == UNKNOWN  # one each
-    assert votes.add(1, HARDHAT, 0.2).verdict == HARDHAT
+    assert votes.add(1, HARDHAT, 0.1).verdict == HARDHAT  # one each: the latest
+    assert votes.add(1, NO_HARDHAT, 0.2).verdict == NO_HARDHAT  # two to one
+    tie = votes.add(1, HARDHAT, 0.3)  # two each again
+    assert (tie.verdict, tie.decided, tie.agreeing) == (HARDHAT, 4, 2)
+
+
+def test_the_verdict_carries_the_mean_probability_of_the_agreeing_looks() -> None:
+    votes = HeadwearVotes()
+    votes.add(3, NO_HARDHAT, 0.0, probability=0.1)
+    votes.add(3, UNKNOWN, 0.2, probability=0.5)  # undecided looks do not count
+    votes.add(3, HARDHAT, 0.4, probability=0.9)
+    result = votes.add(3, NO_HARDHAT, 0.6, probability=0.3)
+    assert result.verdict == NO_HARDHAT and result.looks == 4
+    assert result.probability == pytest.approx(0.2)
 
 
 def test_tracks_are_forgotten_and_independent() -> None:

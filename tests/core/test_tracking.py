@@ -97,3 +97,62 @@ def test_without_the_step_cap_the_same_walker_would_split() -> None:
         walking = tracker.update(frame((x, 10, x + 80, 210)), timestamp=i * 0.2)
     standing = tracker.update(frame((70, 10, 150, 210)), timestamp=3.8)
     assert standing.tracker_id.tolist() != walking.tracker_id.tolist()
+
+
+def vehicles(*rows: tuple[int, float, tuple[float, float, float, float]]) -> Detections:
+    """rows: (class id, confidence, box)."""
+    return Detections(
+        xyxy=np.array([box for _, _, box in rows], dtype=np.float32).reshape(-1, 4),
+        confidence=np.array([c for _, c, _ in rows], dtype=np.float32),
+        class_id=np.array([k for k, _, _ in rows]),
+    )
+
+
+CAR, BUS, PHONE = 2, 5, 67
+VEHICLE = (CAR, 3, BUS, 7, PHONE, 28)
+
+
+def test_a_group_keeps_one_track_when_the_detector_changes_its_mind() -> None:
+    # Seen from above, one car is a cell phone, then a bus, then a car (measured on
+    # car-detection.mp4): tracked as one class, it keeps one id.
+    labels = [PHONE, PHONE, BUS, BUS, CAR, CAR]
+    grouped = Tracker(TrackerSettings(groups=(VEHICLE,)))
+    split = Tracker()
+    ids, split_ids = [], []
+    for i, label in enumerate(labels):
+        box = (100, 300 - 20 * i, 180, 420 - 20 * i)
+        ids.append(int(grouped.update(vehicles((label, 0.7, box)), i * 0.4).tracker_id[0]))
+        split_ids.append(int(split.update(vehicles((label, 0.7, box)), i * 0.4).tracker_id[0]))
+    assert ids[0] == -1 and len(set(ids[1:])) == 1 and ids[1] > 0
+    assert len({i for i in split_ids if i > 0}) == 3  # one per label without the group
+
+
+def test_one_object_under_two_labels_of_a_group_is_one_detection() -> None:
+    tracker = Tracker(TrackerSettings(groups=(VEHICLE,)))
+    car, bus = (CAR, 0.6, (100, 100, 200, 180)), (BUS, 0.7, (104, 98, 204, 182))
+    person = (0, 0.9, (102, 100, 130, 180))  # not in the group: kept beside the car
+    out = tracker.update(vehicles(car, bus, person), 0.0)
+    assert sorted(out.class_id.tolist()) == [0, BUS]
+    apart = tracker.update(vehicles(car, (BUS, 0.7, (300, 100, 400, 180))), 0.4)
+    assert len(apart) == 2  # two vehicles side by side stay two
+
+
+def test_one_confident_look_gives_an_id_that_the_track_keeps() -> None:
+    tracker = Tracker()
+    box, other = (10, 10, 40, 90), (300, 10, 330, 90)
+    first = tracker.update(vehicles((0, 0.9, box), (0, 0.6, other)), 0.0)
+    assert first.tracker_id[0] > 0 and first.tracker_id[1] == -1  # the hesitant one waits
+    # The refresh, 3 s later, sees both again (less sure of the first): both are tracks now,
+    # the first under the id its first look gave it.
+    confirmed = tracker.update(vehicles((0, 0.6, box), (0, 0.6, other)), 3.0)
+    assert confirmed.tracker_id[0] == first.tracker_id[0]
+    assert confirmed.tracker_id[1] > first.tracker_id[0]
+
+
+def test_a_provisional_id_that_is_never_confirmed_is_not_reused() -> None:
+    tracker = Tracker()
+    ghost = tracker.update(vehicles((0, 0.95, (10, 10, 40, 90))), 0.0)
+    tracker.update(vehicles(), 0.4)  # not seen again: the track dies unconfirmed
+    tracker.update(vehicles(), 5.0)
+    other = tracker.update(vehicles((0, 0.95, (200, 10, 240, 90))), 5.4)
+    assert ghost.tracker_id[0] > 0 and other.tracker_id[0] > ghost.tracker_id[0]

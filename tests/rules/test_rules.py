@@ -11,7 +11,7 @@ from citybrain.config import parse_config
 from citybrain.config.model import RULE_KINDS
 from citybrain.core.detections import Detections
 from citybrain.core.events import EventPhase, EventUpdate, LineCount
-from citybrain.rules import HARDHAT_KEY, Observation, Rule, build_rules
+from citybrain.rules import HARDHAT_KEY, HEAD_SIDE_KEY, Observation, Rule, build_rules
 from citybrain.rules.factory import buildable_kinds
 
 W, H = 200, 100
@@ -184,3 +184,59 @@ def test_every_rule_kind_the_config_accepts_has_a_builder_of_that_kind() -> None
     assert buildable_kinds() == set(RULE_KINDS) == {r.kind for r in config.rules.values()}
     for built in build_rules(config):
         assert built.kind == config.rules[built.name].kind
+
+
+def looks(worker: tuple[int, int, float, float], p: float, side: float = 30.0) -> Detections:
+    """A new look (a new Detections object) at one person: P(hard hat) and the head's side."""
+    return dets([worker], hardhat=[p]).with_data(HEAD_SIDE_KEY, np.array([side]))
+
+
+def test_hardhat_decides_over_the_looks_of_a_track_and_says_how() -> None:
+    r = rule("hardhats")
+    r.use_band((0.3, 0.7))
+    worker = (5, 0, 30.0, 70.0)
+    # Unknown looks (in the band, or a head too small) wait; the decided ones vote.
+    frames = [looks(worker, 0.5) for _ in range(3)] + [looks(worker, 0.1, 8.0) for _ in range(2)]
+    frames += [looks(worker, 0.9)] + [looks(worker, 0.2) for _ in range(2)]
+    held = looks(worker, 0.15)
+    frames += [held] * 10  # one look, held while the detector does not run
+    updates, _ = run(r, frames)
+    assert phases(updates) == [("start", 5), ("end", 5)]
+    start, end = updates[0].event, updates[-1].event
+    # At 1.2 s a bare look ties with the hard-hat one and is the later; then bare ones outvote
+    # it. The rule's second runs from 1.2 s.
+    assert start.start == pytest.approx(1.2) and start.snapshot_at == pytest.approx(2.2)
+    assert end.details["looks"] == 9 and end.details["decided"] == 4
+    assert end.details["agreeing"] == 3
+    assert end.details["hardhat_probability"] == pytest.approx(0.2)  # the highest during it
+
+
+def test_hardhat_unknown_looks_never_fire() -> None:
+    r = rule("hardhats")
+    r.use_band((0.3, 0.7))
+    worker = (5, 0, 30.0, 70.0)
+    updates, _ = run(r, [looks(worker, 0.4)] * 10 + [looks(worker, 0.05, side=6.0)] * 10)
+    assert updates == []
+
+
+def test_a_configured_threshold_replaces_the_band() -> None:
+    config = parse_config(CONFIG.replace("seconds: 1}", "seconds: 1, threshold: 0.6}", 1))
+    (r,) = [r for r in build_rules(config) if r.name == "hardhats"]
+    r.use_band((0.3, 0.7))  # the classifier's band does not override the config
+    updates, _ = run(r, [looks((5, 0, 30.0, 70.0), 0.5)] * 12)
+    assert phases(updates) == [("start", 5), ("end", 5)]
+
+
+def test_a_group_label_is_reported_by_its_name() -> None:
+    config = parse_config(
+        CONFIG.replace("labels: [car], seconds: 3", "labels: [vehicle], seconds: 3").replace(
+            "labels: [person, car], interval", "labels: [person, vehicle, bus], interval"
+        )
+    )
+    rules = {r.name: r for r in build_rules(config)}
+    bus, phone = (1, 5, 30.0, 80.0), (2, 67, 30.0, 50.0)  # a car from above: "cell phone"
+    updates, _ = run(rules["parked"], [dets([bus, phone])] * 20)
+    assert {u.event.label for u in updates} == {"vehicle"}
+    frames = [dets([(3, 5, 60.0 + 4 * i, 90.0)]) for i in range(20)]  # a bus crossing the gate
+    _, counts = run(rules["counts"], frames)
+    assert [(c.label, c.count) for c in counts] == [("vehicle", 1)]  # listed first as a vehicle

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from citybrain.core.detections import COCO_LABELS
+from citybrain.core.detections import expand_labels
 
 __all__ = [
     "RULE_KINDS",
@@ -57,9 +57,9 @@ class Section(BaseModel):
 
 
 def _check_labels(labels: list[str]) -> list[str]:
-    unknown = [label for label in labels if label not in COCO_LABELS]
-    if unknown:
-        raise ValueError(f"unknown label(s) {unknown}; use COCO names such as person, car, truck")
+    """COCO names (person, car, truck) or group names (vehicle), kept as written: events
+    report a group's name as their label."""
+    expand_labels(labels)  # raises ValueError naming the unknown labels and the groups
     return labels
 
 
@@ -303,10 +303,10 @@ class LineCrossingRuleConfig(RuleConfigBase):
     )
     line: str = Field(title="Line", description="Name of the line watched.")
     labels: Labels = Field(
-        default=["person", "car"],
+        default=["person", "vehicle"],
         min_length=1,
         title="Labels",
-        description="Object classes counted.",
+        description="Object classes counted (COCO names, or vehicle: every road vehicle).",
     )
     interval: float = Field(
         default=60.0, gt=0, le=86400, title="Interval", description="Seconds per count bucket."

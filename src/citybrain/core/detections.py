@@ -20,7 +20,9 @@ __all__ = [
     "FloatArray",
     "IntArray",
     "expand_labels",
+    "group_ids",
     "label_ids",
+    "reported_labels",
 ]
 
 FloatArray = npt.NDArray[np.float32]
@@ -87,6 +89,30 @@ def label_ids(
     """
     expanded = expand_labels(labels, names)
     return np.array([names.index(label) for label in expanded], dtype=np.int64)
+
+
+def reported_labels(
+    labels: list[str] | tuple[str, ...], names: tuple[str, ...] = COCO_LABELS
+) -> dict[int, str]:
+    """The label a rule listing ``labels`` reports for each class id it watches: the name the
+    class was listed under, so a group's members report the group's name (``vehicle``: a car
+    the detector calls a bus from above is a vehicle, not a bus); the first listing wins.
+
+    Raises:
+        ValueError: a label is neither one of ``names`` nor a group name.
+    """
+    reported: dict[int, str] = {}
+    for label in labels:
+        for member in expand_labels([label], names):
+            reported.setdefault(names.index(member), label)
+    return reported
+
+
+def group_ids(
+    labels: list[str] | tuple[str, ...], names: tuple[str, ...] = COCO_LABELS
+) -> list[tuple[int, ...]]:
+    """The class ids of each group named in ``labels`` (none for plain labels)."""
+    return [tuple(label_ids([label], names).tolist()) for label in labels if label in LABEL_GROUPS]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 The classifier judges one look at a time and abstains (:data:`UNKNOWN`) where a head is too
 small or its score falls in the model's abstain band. :class:`HeadwearVotes` keeps, per track,
-the recent *decided* looks and gives the majority of them, so a person is judged on the looks
+the recent *decided* looks and gives the majority of them (a tie goes to the latest: a person
+may have put a hard hat on or taken it off), so a person is judged on the looks
 that were good enough, and an event can say how many looks decided it. Pure logic, no I/O.
 """
 
@@ -11,10 +12,47 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-__all__ = ["HARDHAT", "NO_HARDHAT", "UNKNOWN", "HeadwearVotes", "TrackVerdict"]
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "HARDHAT",
+    "MIN_HEAD_SIDE",
+    "NO_HARDHAT",
+    "UNKNOWN",
+    "HeadwearVotes",
+    "TrackVerdict",
+    "verdicts",
+]
 
 #: Verdicts of a look, or of a track.
 HARDHAT, NO_HARDHAT, UNKNOWN = 1, 0, -1
+#: A head whose side (as located) is under this many pixels is not judged: its look is unknown.
+MIN_HEAD_SIDE = 12.0
+
+
+def verdicts(
+    probability: npt.ArrayLike,
+    head_side: npt.ArrayLike,
+    band: tuple[float, float],
+    min_side: float,
+) -> npt.NDArray[np.int8]:
+    """Decide looks: below the band no hard hat, above it a hard hat, in it (or a head under
+    ``min_side`` pixels, or NaN) unknown.
+
+    Args:
+        probability: ``(N,)`` P(hard hat) of each look (NaN where no look was taken).
+        head_side: ``(N,)`` side of each located head, in pixels.
+        band: ``[low, high)``: P(hard hat) in it is too uncertain to decide.
+        min_side: smaller heads are not decided.
+    """
+    p = np.asarray(probability, dtype=np.float32).reshape(-1)
+    side = np.asarray(head_side, dtype=np.float32).reshape(-1)
+    out = np.full(len(p), UNKNOWN, dtype=np.int8)
+    judged = side >= min_side
+    out[judged & (p < band[0])] = NO_HARDHAT
+    out[judged & (p >= band[1])] = HARDHAT
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,28 +60,31 @@ class TrackVerdict:
     """What the looks at one track's head say so far.
 
     Attributes:
-        verdict: :data:`HARDHAT`, :data:`NO_HARDHAT`, or :data:`UNKNOWN` (no decided look yet,
-            or the recent decided looks are split evenly).
+        verdict: :data:`HARDHAT`, :data:`NO_HARDHAT`, or :data:`UNKNOWN` (fewer decided looks
+            than ``min_decided``).
         looks: looks taken at this head (decided or not).
         decided: decided looks among the recent ones the verdict is the majority of.
         agreeing: of those, how many agree with the verdict.
+        probability: mean P(hard hat) of the agreeing looks (NaN where none, or where looks
+            were added without one).
     """
 
     verdict: int
     looks: int
     decided: int
     agreeing: int
+    probability: float = float("nan")
 
 
 @dataclass(slots=True)
 class _Track:
     looks: int = 0
-    recent: deque[int] = field(default_factory=deque)
+    recent: deque[tuple[int, float]] = field(default_factory=deque)
     seen: float = 0.0
 
 
 class HeadwearVotes:
-    """Per-track majority of the recent decided looks.
+    """Per-track majority of the recent decided looks; a tie goes to the latest of them.
 
     Args:
         window: how many recent decided looks vote (older ones are dropped: a person may take a
@@ -66,15 +107,18 @@ class HeadwearVotes:
         self.forget_after = forget_after
         self._tracks: dict[int, _Track] = {}
 
-    def add(self, track: int, verdict: int, timestamp: float) -> TrackVerdict:
-        """Record one look at ``track``'s head and return the track's verdict."""
+    def add(
+        self, track: int, verdict: int, timestamp: float, probability: float = float("nan")
+    ) -> TrackVerdict:
+        """Record one look at ``track``'s head (its verdict, and P(hard hat) where known) and
+        return the track's verdict."""
         if verdict not in (HARDHAT, NO_HARDHAT, UNKNOWN):
             raise ValueError(f"unknown verdict {verdict!r}")
         state = self._tracks.setdefault(track, _Track(recent=deque(maxlen=self.window)))
         state.looks += 1
         state.seen = timestamp
         if verdict != UNKNOWN:
-            state.recent.append(verdict)
+            state.recent.append((verdict, float(probability)))
         return self._verdict(state)
 
     def get(self, track: int) -> TrackVerdict | None:
@@ -94,10 +138,15 @@ class HeadwearVotes:
 
     def _verdict(self, state: _Track) -> TrackVerdict:
         decided = len(state.recent)
-        hats = sum(1 for v in state.recent if v == HARDHAT)
+        hats = sum(1 for v, _ in state.recent if v == HARDHAT)
         bare = decided - hats
-        if decided < self.min_decided or hats == bare:
+        if decided < self.min_decided:
             return TrackVerdict(UNKNOWN, state.looks, decided, 0)
-        if hats > bare:
-            return TrackVerdict(HARDHAT, state.looks, decided, hats)
-        return TrackVerdict(NO_HARDHAT, state.looks, decided, bare)
+        # A tie goes to the latest look. Measured on the development clips: the bald man's
+        # first, farthest look is taken for a hard hat, his next decided one is right.
+        verdict = HARDHAT if hats > bare else NO_HARDHAT
+        if hats == bare:
+            verdict = state.recent[-1][0]
+        agreeing = [p for v, p in state.recent if v == verdict]
+        probability = float(np.mean(agreeing)) if agreeing else float("nan")
+        return TrackVerdict(verdict, state.looks, decided, len(agreeing), probability)

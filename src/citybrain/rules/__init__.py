@@ -2,6 +2,6 @@
 
 from citybrain.rules.base import Observation, Rule, RuleResult
 from citybrain.rules.factory import build_rules
-from citybrain.rules.hardhat import HARDHAT_KEY
+from citybrain.rules.hardhat import HARDHAT_KEY, HEAD_SIDE_KEY
 
-__all__ = ["HARDHAT_KEY", "Observation", "Rule", "RuleResult", "build_rules"]
+__all__ = ["HARDHAT_KEY", "HEAD_SIDE_KEY", "Observation", "Rule", "RuleResult", "build_rules"]

@@ -10,7 +10,13 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from citybrain.core.detections import COCO_LABELS, BoolArray, Detections, label_ids
+from citybrain.core.detections import (
+    COCO_LABELS,
+    BoolArray,
+    Detections,
+    label_ids,
+    reported_labels,
+)
 from citybrain.core.events import Event, EventUpdate, LineCount
 
 __all__ = ["Observation", "Rule", "RuleResult", "Schedule", "bbox_normalised"]
@@ -89,6 +95,7 @@ class Rule(abc.ABC):
         self.camera = camera
         self.labels = labels
         self._class_ids = label_ids(labels)
+        self._reported = reported_labels(labels)
         self._schedule = schedule
         self._last_seen: tuple[Detections, int, int] | None = None
 
@@ -96,8 +103,12 @@ class Rule(abc.ABC):
         """Which detections have one of this rule's labels."""
         return np.isin(detections.class_id, self._class_ids)
 
-    @staticmethod
-    def label_of(class_id: int) -> str:
+    def label_of(self, class_id: int) -> str:
+        """The label events and counts report for ``class_id``: the name the rule lists it
+        under (a group's name for its members), else its COCO name."""
+        reported = self._reported.get(class_id)
+        if reported is not None:
+            return reported
         return COCO_LABELS[class_id] if 0 <= class_id < len(COCO_LABELS) else str(class_id)
 
     def event_template(

@@ -49,18 +49,18 @@ DEMO_CAMERAS: tuple[DemoCamera, ...] = (
         "demo-parking-lot",
         "person-bicycle-car-detection.mp4",
         {
-            "zones": {"bays": {"polygon": _box(0.0, 0.0, 1.0, 0.45)}},
-            "lines": {"lane": {"points": [[0.0, 0.55], [1.0, 0.55]]}},
+            "zones": {"bays": {"polygon": _box(0.0, 0.0, 1.0, 0.45), "anchor": "center"}},
+            "lines": {"lane": {"points": [[0.0, 0.55], [1.0, 0.55]], "anchor": "center"}},
             "rules": {
                 "vehicle-in-bays": {
                     "kind": "restricted_zone",
                     "zone": "bays",
-                    "labels": ["car", "truck", "bus"],
+                    "labels": ["vehicle"],
                 },
                 "lane-traffic": {
                     "kind": "line_crossing",
                     "line": "lane",
-                    "labels": ["car", "truck", "bus"],
+                    "labels": ["vehicle"],
                     "events": True,
                 },
             },
@@ -71,12 +71,13 @@ DEMO_CAMERAS: tuple[DemoCamera, ...] = (
         "demo-car-park",
         "car-detection.mp4",
         {
+            # Seen from above: a car's centre crosses the line (its "feet" are its rear or front).
             "lines": {"entry": {"points": [[0.0, 0.5], [1.0, 0.5]], "anchor": "center"}},
             "rules": {
                 "entries": {
                     "kind": "line_crossing",
                     "line": "entry",
-                    "labels": ["car", "truck", "bus"],
+                    "labels": ["vehicle"],
                     "events": True,
                 },
             },

@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from citybrain.core.detections import FloatArray
 from citybrain.core.frame import Image
-from citybrain.core.headwear import HARDHAT, NO_HARDHAT, UNKNOWN
+from citybrain.core.headwear import HARDHAT, MIN_HEAD_SIDE, NO_HARDHAT, UNKNOWN, verdicts
 from citybrain.vision.onnx_runtime import SessionConfig, load_session
 
 __all__ = [
@@ -49,8 +49,6 @@ __all__ = [
 
 #: Side in pixels of the square crop the network sees (models say theirs in ``crop_size``).
 CROP_SIZE = 64
-#: A head whose side (as located) is under this many pixels is not judged: it is unknown.
-MIN_HEAD_SIDE = 12.0
 #: How much larger than a tight head box a head region is (the geometric middle of the training
 #: range): evaluation on labelled head boxes expands them by this factor, as run time would.
 HEAD_CONTEXT = 1.6
@@ -82,20 +80,6 @@ class HeadLooks:
     probability: FloatArray
     head: FloatArray
     verdict: npt.NDArray[np.int8]
-
-
-def verdicts(
-    probability: FloatArray, head_side: FloatArray, band: tuple[float, float], min_side: float
-) -> npt.NDArray[np.int8]:
-    """Decide looks: below the band no hard hat, above it a hard hat, in it (or a head under
-    ``min_side`` pixels, or NaN) unknown."""
-    p = np.asarray(probability, dtype=np.float32).reshape(-1)
-    side = np.asarray(head_side, dtype=np.float32).reshape(-1)
-    out = np.full(len(p), UNKNOWN, dtype=np.int8)
-    judged = side >= min_side
-    out[judged & (p < band[0])] = NO_HARDHAT
-    out[judged & (p >= band[1])] = HARDHAT
-    return out
 
 
 def located_heads(regions: FloatArray, head: FloatArray) -> FloatArray:

@@ -113,7 +113,12 @@ def inside_any(
 
 
 def plate_regions(
-    plates: FloatArray, vehicles: FloatArray, band_fraction: float = 0.4, *, band: str = "missing"
+    plates: FloatArray,
+    vehicles: FloatArray,
+    band_fraction: float = 0.4,
+    *,
+    band: str = "missing",
+    margin: float = 0.25,
 ) -> FloatArray:
     """The regions to blur for licence plates: every detected plate (with a margin), and the
     bottom ``band_fraction`` of vehicle boxes.
@@ -126,6 +131,7 @@ def plate_regions(
         band: ``"missing"``: the band only on vehicles on which no plate was found (the
             backstop); ``"always"``: on every vehicle (measured safer: a wrong plate box on a
             vehicle no longer lifts the band from its real plate; see ``weights/PLATES.md``).
+        margin: plate boxes grow by this share of their longer side (:func:`plate_margin`).
 
     Returns:
         ``(K, 4)`` float32 boxes, not clipped to the frame.
@@ -137,7 +143,7 @@ def plate_regions(
     bare = vehicles if band == "always" else vehicles[~inside_any(plates, vehicles)]
     bands = bare.copy()
     bands[:, 1] = bare[:, 3] - (bare[:, 3] - bare[:, 1]) * band_fraction
-    return np.concatenate([plate_margin(plates), bands]).astype(np.float32)
+    return np.concatenate([plate_margin(plates, margin), bands]).astype(np.float32)
 
 
 def sharpness(image: Image, box: FloatArray) -> float:
@@ -222,17 +228,20 @@ class PlateDetector:
             scores.append(score)
         return np.concatenate(boxes).astype(np.float32), np.concatenate(scores)
 
-    def detect(self, image: Image) -> tuple[FloatArray, FloatArray]:
+    def detect(self, image: Image, max_side: int | None = None) -> tuple[FloatArray, FloatArray]:
         """Plate boxes in ``image``.
 
         Args:
             image: ``(H, W, 3)`` uint8 BGR frame.
+            max_side: scale the frame down so that its longer side is at most this many
+                pixels (a coarse look, for plates large in the frame); ``None``: the
+                detector's :attr:`max_side`.
 
         Returns:
             ``(N, 4)`` float32 boxes ``x1, y1, x2, y2`` in the frame's pixels and ``(N,)`` scores.
         """
         height, width = image.shape[:2]
-        scale = min(self.max_side / max(height, width), 1.0)
+        scale = min((max_side or self.max_side) / max(height, width), 1.0)
         w, h = max(round(width * scale), 1), max(round(height * scale), 1)
         resized = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
         boxes, scores = self._run(np.asarray(resized, dtype=np.uint8))
