@@ -139,6 +139,8 @@ def test_a_live_incident_arrives_and_is_acknowledged_by_keyboard(
 ) -> None:
     opa = sign_in("opa")
     opa.go("incidents", "Incidents")
+    # Keys act on the rows once the stored page is in (a user cannot see rows before that).
+    opa.until("document.querySelector('table.incidents').ariaBusy === 'false'")
     fresh = opa.page.locator("table.incidents tr.fresh").first
     fresh.wait_for(timeout=120_000)  # a new incident pushed over SSE from a demo clip
     event_id = fresh.get_attribute("data-id")

@@ -21,11 +21,17 @@ from citybrain.cli import app
 from citybrain.core.events import EventPhase
 from citybrain.runtime.messages import EventMessage, FrameMessage, HealthMessage, WorkerMessage
 from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
+from citybrain.runtime.worker_process import WorkerOptions
 from citybrain.store import CameraRepo, Store
 
 pytestmark = pytest.mark.slow
 
 CLIP = "worker-zone-detection.mp4"
+NICENESS = 3
+
+
+def niceness_above_ours(pid: int) -> int:
+    return os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, 0)
 
 
 def decodes_as_jpeg(data: bytes) -> bool:
@@ -60,7 +66,9 @@ def health_of(
 
 @pytest.fixture
 def supervisor(models: Path, store: Store, recorder: Any) -> Iterator[Supervisor]:
-    supervisor = Supervisor(store, recorder, SupervisorOptions(workers=1))
+    # Workers a little nicer than the server, as `citybrain serve` starts them.
+    options = SupervisorOptions(workers=1, worker=WorkerOptions(niceness=NICENESS))
+    supervisor = Supervisor(store, recorder, options)
     yield supervisor
     supervisor.close()
 
@@ -148,6 +156,7 @@ def test_crashed_worker_is_restarted_with_its_cameras(
     recorder.wait_for(started(camera_id), timeout=60)
     pid = supervisor.worker_pids()[0]
     assert pid is not None
+    assert niceness_above_ours(pid) == NICENESS
 
     mark = recorder.mark()
     os.kill(pid, signal.SIGKILL)
@@ -159,6 +168,7 @@ def test_crashed_worker_is_restarted_with_its_cameras(
     recorder.wait_for(started(camera_id), timeout=30, after=mark)
     new_pid = supervisor.worker_pids()[0]
     assert new_pid is not None and new_pid != pid
+    assert niceness_above_ours(new_pid) == NICENESS
     assert supervisor.ready()
 
 

@@ -104,6 +104,15 @@ class ServerSettings(BaseModel):
         title="Detector threads",
         description="ONNX Runtime threads per worker; absent = its default.",
     )
+    worker_niceness: int = Field(
+        default=5,
+        ge=0,
+        le=19,
+        title="Worker niceness",
+        description="How much lower the camera workers' CPU priority is than the server's: "
+        "when analysis needs more CPU than there is, cameras drop frames while the console, "
+        "the API and the alerts stay responsive. 0 = the same priority.",
+    )
     demo: bool | None = Field(
         default=None,
         title="Demo cameras",

@@ -70,6 +70,8 @@ class WorkerOptions:
         log_level: the logging level of the process.
         stats_interval: seconds between two :class:`WorkerStats` sent up (while commands are
             carried out, e.g. models loading, a report may come later).
+        niceness: added to the process's niceness at start, so that the server that reads
+            its messages and answers the console keeps the CPU when both want it.
     """
 
     index: int = 0
@@ -77,6 +79,7 @@ class WorkerOptions:
     batch: BatchSettings = field(default_factory=BatchSettings)
     log_level: int = logging.INFO
     stats_interval: float = 1.0
+    niceness: int = 0
 
 
 class Worker:
@@ -219,6 +222,8 @@ def worker_main(
     """The entry point of a worker process."""
     # Ctrl-C reaches the whole process group; the server shuts workers down in order instead.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if options.niceness:
+        os.nice(options.niceness)
     configure_logging(
         options.log_level, f"%(asctime)s %(levelname)s worker-{options.index} %(name)s: %(message)s"
     )

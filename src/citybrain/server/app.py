@@ -100,6 +100,7 @@ def supervisor_options(settings: ServerSettings) -> SupervisorOptions:
         runner=RunnerOptions(live_fps=settings.live_fps),
         batch=BatchSettings(threads=settings.detector_threads),
         log_level=logging.getLogger().getEffectiveLevel(),
+        niceness=settings.worker_niceness,
     )
     return SupervisorOptions(workers=settings.workers, worker=worker)
 
@@ -144,7 +145,7 @@ def build_server(settings: ServerSettings, options: SupervisorOptions | None = N
     services = Services(
         settings=settings, store=store, cameras=supervisor, media=media, audit=AuditTrail(store),
         policy=policy, sources=sources, hub=hub, metrics=metrics, sites_changed=planner.wake,
-        outbound=outbound,
+        outbound=outbound, events_written=events.flush,
     )  # fmt: skip
     metrics.watch_queue("supervisor", supervisor.queue_depth)
     metrics.watch_queue("events", lambda: events.stats().pending)

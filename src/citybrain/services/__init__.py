@@ -70,6 +70,10 @@ class Services:
     #: Called after sites were imported or deleted, so that rules from data follow at once.
     sites_changed: Callable[[], None] = field(default=lambda: None)
     outbound: Outbound | None = None
+    #: Waits (at most the seconds given) until the events the engine reported are stored.
+    #: Live views show an event a moment before its batch is written; an operator acting on
+    #: it at once must find it, not a 404.
+    events_written: Callable[[float], bool] = field(default=lambda _timeout: True)
 
     @classmethod
     def of(

@@ -45,6 +45,8 @@ router = APIRouter(prefix="/api/events", tags=["events"])
 
 EventId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The event's id.")]
 Filters = Annotated[EventFilters, Depends()]
+#: How long a request for an event not (yet) stored waits for the event writer's batch.
+_WRITTEN_WAIT_S = 2.0
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 _HANDLING: dict[int | str, dict[str, Any]] = {
     403: {"model": Problem}, 404: {"model": Problem},
@@ -56,8 +58,15 @@ def _public(event: EventRecord) -> EventPublic:
     return EventPublic.model_validate(event.model_dump())
 
 
-def _visible_event(session: Session, principal: Principal, event_id: str) -> EventRecord:
+def _visible_event(
+    context: Context, session: Session, principal: Principal, event_id: str
+) -> EventRecord:
     event = EventRepo(session).get(event_id=event_id)
+    if event is None and context.services.events_written(_WRITTEN_WAIT_S):
+        # Shown live a moment ago but still in the writer's batch: look again once it is
+        # stored, in a fresh transaction (SQLite would keep reading the old snapshot).
+        session.rollback()
+        event = EventRepo(session).get(event_id=event_id)
     if event is None or not principal.can_see(event.camera_id):
         raise not_found(f"event {event_id}")
     return event
@@ -150,9 +159,11 @@ def _camera_names(
 
 
 @router.get("/{event_id}", responses=_NOT_FOUND)
-def get_event(event_id: EventId, principal: CurrentUser, session: DbSession) -> EventPublic:
+def get_event(
+    event_id: EventId, principal: CurrentUser, context: Context, session: DbSession
+) -> EventPublic:
     """One event (404 if it does not exist or you may not see its camera)."""
-    return _public(_visible_event(session, principal, event_id))
+    return _public(_visible_event(context, session, principal, event_id))
 
 
 @router.post("/{event_id}/acknowledge", responses=_HANDLING)
@@ -201,7 +212,7 @@ def _handle(
     change: Callable[[EventRepo], EventRecord | None],
 ) -> EventPublic:
     """Apply an operator's state change, audit it and push the updated event to live views."""
-    _visible_event(session, principal, event_id)
+    _visible_event(context, session, principal, event_id)
     try:
         event = change(EventRepo(session))
     except StoreError as exc:
@@ -229,7 +240,7 @@ def snapshot(
     audit: Audit,
 ) -> Response:
     """The event's anonymised snapshot. Every read is written to the audit trail."""
-    event = _visible_event(session, principal, event_id)
+    event = _visible_event(context, session, principal, event_id)
     if event.snapshot is None:
         raise not_found(f"snapshot of event {event_id}")
     try:

@@ -2,6 +2,12 @@
 // status; a roving focus (one row is focusable at a time) and a multi-selection.
 import { eventSeconds, fmtDuration, fmtTime, h, kindName, replace } from './dom.js';
 
+/** Newest first by start time (a dwell event starts when its object entered, so it can
+ * arrive after events that started later). */
+export function newestFirst(events) {
+  return events.sort((a, b) => Date.parse(b.started_at) - Date.parse(a.started_at));
+}
+
 export class IncidentTable {
   constructor({ cameraName, canVideo, onOpen, onAck, onResolve, onMap }) {
     Object.assign(this, { cameraName, canVideo, onOpen, onAck, onResolve, onMap });
@@ -59,10 +65,8 @@ export class IncidentTable {
     const index = this.events.findIndex((e) => e.id === event.id);
     if (index >= 0) this.events[index] = { ...this.events[index], ...event };
     else if (isNew) {
-      // Newest first by start time (a dwell event starts when its object entered, so it can
-      // arrive after events that started later).
       this.events.push(event);
-      this.events.sort((a, b) => Date.parse(b.started_at) - Date.parse(a.started_at));
+      newestFirst(this.events);
     } else return;
     this.focusId ??= event.id;
     this.render();

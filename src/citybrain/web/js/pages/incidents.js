@@ -5,7 +5,7 @@ import { api, listCameras, withQuery } from '../api.js';
 import { askNote } from '../dialogs.js';
 import { field, h, kindName, localInputToIso, replace, statusLine } from '../dom.js';
 import { isTyping } from '../help.js';
-import { IncidentTable } from '../incident-table.js';
+import { IncidentTable, newestFirst } from '../incident-table.js';
 
 const KINDS = ['restricted_zone', 'hardhat_required', 'dwell', 'occupancy', 'line_crossing'];
 const STATUSES = [
@@ -103,19 +103,36 @@ export async function mount(root, ctx) {
     };
   }
 
+  // Live incidents that arrive while a page of stored ones loads: the page may have been read
+  // before they were stored, and they must not vanish when it replaces the table.
+  let arriving = null;
+
   async function load(append = false) {
     const q = query();
     exportLink.href = withQuery('/api/events/export', { ...q, format: 'csv' });
+    const arrived = new Map();
+    arriving = arrived;
+    table.el.setAttribute('aria-busy', 'true');
     try {
       const page = await api('/api/events', {
         query: { ...q, limit: 100, cursor: append ? cursor : null },
       });
       cursor = page.next_cursor;
       more.hidden = !cursor;
-      table.set(append ? [...table.events, ...page.items] : page.items);
+      if (append) table.set([...table.events, ...page.items]);
+      else {
+        const stored = new Set(page.items.map((e) => e.id));
+        const live = [...arrived.values()].filter((e) => !stored.has(e.id) && matches(e));
+        table.set(newestFirst([...live, ...page.items]));
+      }
       info.textContent = `${page.total}${page.total_exact ? '' : '+'} incident(s)`;
     } catch (error) {
       info.textContent = error.message;
+    } finally {
+      if (arriving === arrived) {
+        arriving = null;
+        table.el.setAttribute('aria-busy', 'false');
+      }
     }
   }
 
@@ -195,6 +212,7 @@ export async function mount(root, ctx) {
     const event = { ...live, status: live.status ?? undefined };
     if (live.phase === 'start') {
       event.status = 'open';
+      arriving?.set(event.id, event);
       if (matches(event)) {
         table.upsert(event, { isNew: true });
         // The stored event gets its snapshot a moment later; fetch it then.
