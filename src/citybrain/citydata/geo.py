@@ -179,14 +179,14 @@ def buffer_m(geometries: Any, radius_m: float, *, quad_segs: int = 8) -> Any:
     out = np.empty(len(array), dtype=object)
     points = (shapely.get_type_id(array) == 0) & ~shapely.is_empty(array)
     for projection, index in by_cell(array):
-        if radius_m > 0 and points[index].any():
-            point_index = index[points[index]]
-            out[point_index] = point_circles(projection, array[point_index], radius_m, quad_segs)
-            index = index[~points[index]]
-        if len(index):
-            metres = projection.to_metres(array[index])
-            buffered = shapely.buffer(metres, radius_m, quad_segs=quad_segs)
-            out[index] = projection.to_wgs84(buffered)
+        circles = points[index] & (radius_m > 0)  # GEOS makes a radius <= 0 empty
+        if circles.any():
+            at = index[circles]
+            out[at] = point_circles(projection, array[at], radius_m, quad_segs)
+        if not circles.all():
+            rest = index[~circles]
+            metres = projection.to_metres(array[rest])
+            out[rest] = projection.to_wgs84(shapely.buffer(metres, radius_m, quad_segs=quad_segs))
     return out[0] if isinstance(geometries, BaseGeometry) else out
 
 
