@@ -16,28 +16,54 @@ import shapely
 from shapely.errors import GEOSException, ShapelyError
 from shapely.geometry import shape
 
-from citybrain.citydata.convert import MISSING, ImportResult, Record, build_sites, lookup
+from citybrain.citydata.columns import Columns, draft_columns
+from citybrain.citydata.convert import (
+    MISSING,
+    ImportResult,
+    Record,
+    build_sites,
+    lookup,
+    sites_from_drafts,
+)
 from citybrain.citydata.errors import Problems, SiteImportError
 from citybrain.citydata.geo import parse_crs
 from citybrain.citydata.mapping import Mapping
 
-__all__ = ["file_crs", "parse_csv", "parse_geojson", "read_csv", "read_geojson"]
+__all__ = [
+    "file_crs",
+    "parse_csv",
+    "parse_geojson",
+    "read_csv",
+    "read_csv_columns",
+    "read_geojson",
+]
 
 
 def parse_csv(text: str, mapping: Mapping, *, kind: str, label: str) -> ImportResult:
     """Sites from CSV text with a header row (lat/lon or WKT columns, as the mapping says).
 
+    A clean file is drafted a column at a time (:func:`draft_columns`); one with something wrong
+    in it row by row, so that every problem is named with its line and field.
+
     Raises:
         SiteImportError: a column the mapping names is missing, a row is malformed, or a value
             is wrong; each problem names the line and the field.
     """
-    records = read_csv(text, mapping, label=label)
+    columns = read_csv_columns(text, mapping, label=label)
     crs = None if mapping.geometry.crs is None else parse_crs(mapping.geometry.crs)
-    return build_sites(records, mapping, kind=kind, crs=crs, label=label)
+    drafts = draft_columns(columns, mapping)
+    if drafts is None:
+        return build_sites(columns.records(), mapping, kind=kind, crs=crs, label=label)
+    return sites_from_drafts(drafts, mapping, kind=kind, crs=crs, label=label)
 
 
 def read_csv(text: str, mapping: Mapping, *, label: str) -> list[Record]:
     """The records of CSV text, each holding only the columns the mapping names."""
+    return read_csv_columns(text, mapping, label=label).records()
+
+
+def read_csv_columns(text: str, mapping: Mapping, *, label: str) -> Columns:
+    """The rows of CSV text as columns, only those the mapping names."""
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -48,24 +74,24 @@ def read_csv(text: str, mapping: Mapping, *, label: str) -> list[Record]:
     columns = [mapping.aliases.get(name.strip(), name.strip()) for name in header]
     wanted = _column_indices(columns, mapping, label)
     problems = Problems()
-    records = []
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.add(f"line {reader.line_num}", "(row)", f"not CSV: {exc}")
-            break
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue  # blank lines carry nothing
-        where = f"line {reader.line_num}"
-        if len(row) != len(columns):
-            problems.add(where, "(row)", f"{len(row)} fields, the header has {len(columns)}")
-            continue
-        records.append(Record(where, {name: row[i] for name, i in wanted.items()}))
+    rows: list[list[str]] = []
+    where: list[str] = []
+    width = len(columns)
+    try:
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # blank lines carry nothing
+            if len(row) != width:
+                line = f"line {reader.line_num}"
+                problems.add(line, "(row)", f"{len(row)} fields, the header has {width}")
+                continue
+            rows.append(row)
+            where.append(f"line {reader.line_num}")
+    except csv.Error as exc:
+        problems.add(f"line {reader.line_num}", "(row)", f"not CSV: {exc}")
     problems.raise_if_any(label)
-    return records
+    fields = {name: [row[i] for row in rows] for name, i in wanted.items()}
+    return Columns(where, fields)
 
 
 def _column_indices(columns: list[str], mapping: Mapping, label: str) -> dict[str, int]:
