@@ -8,6 +8,7 @@ import dataclasses
 import math
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 import shapely
 from sqlalchemy import text
@@ -16,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from citybrain.citydata import NYC_DOB_PERMITS, Site, area_m2, import_text, sector
 from citybrain.records.site import SiteRecord
 from citybrain.store import SiteRepo, Store
+from citybrain.store.types import ewkb_hexes
 from support.citydata_samples import NYC_PERSONAL_VALUES, nyc_csv, nyc_row
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -213,3 +215,35 @@ def test_a_permit_that_ran_out_between_refreshes_is_logged_expired(store: Store)
     with store.session() as session:
         actions = [c.action for c in SiteRepo(session).changes(site_id=permit.id)]
     assert actions == ["expired", "added"]
+
+
+_SHAPES = [
+    shapely.Point(-73.99, 40.76),
+    shapely.LineString([(13.40, 52.52), (13.41, 52.53)]),
+    shapely.box(0.0, 0.0, 1.0, 1.0),
+    shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)]),
+    shapely.GeometryCollection([shapely.Point(1, 2), shapely.LineString([(0, 0), (1, 1)])]),
+    shapely.Point(1.0, 2.0, 3.0),
+]
+
+
+def test_ewkb_hexes_are_what_geos_and_postgis_write(store: Store) -> None:
+    hexes = ewkb_hexes(_SHAPES)
+    # GEOS's own EWKB writer, given the SRID on each geometry (the slow way).
+    stamped = shapely.set_srid(np.asarray(_SHAPES, dtype=object), 4326)
+    assert hexes == [w.hex() for w in shapely.to_wkb(stamped, include_srid=True, byte_order=1)]
+    assert hexes[0] == "0101000020e6100000" + shapely.to_wkb(_SHAPES[0], byte_order=1)[5:].hex()
+    if store.engine.dialect.name != "postgresql":
+        return
+    with store.engine.connect() as connection:
+        for shape, value in zip(_SHAPES, hexes, strict=True):
+            row = connection.execute(
+                text(
+                    "SELECT ST_SRID(g), encode(ST_AsEWKB(g, 'NDR'), 'hex'), ST_AsText(g) "
+                    "FROM (SELECT CAST(:g AS geometry) AS g) AS t"
+                ),
+                {"g": value},
+            ).one()
+            assert row[0] == 4326
+            assert row[1] == value  # PostGIS writes back exactly what it read
+            assert shapely.equals_exact(shapely.from_wkt(row[2]), shape, tolerance=0)

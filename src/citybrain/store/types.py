@@ -169,8 +169,26 @@ def ewkb_hex(geometry: BaseGeometry) -> str:
     return ewkb_hexes([geometry])[0]
 
 
+#: EWKB's flag on a geometry's type: an SRID follows the type.
+_EWKB_SRID_FLAG = 0x20000000
+
+
 def ewkb_hexes(geometries: Sequence[BaseGeometry]) -> list[str]:
-    """:func:`ewkb_hex` of many geometries at once (GEOS's hex writer is slow; its binary one
-    and ``bytes.hex`` are not)."""
-    array = shapely.set_srid(np.asarray(geometries, dtype=object), SRID)
-    return [wkb.hex() for wkb in shapely.to_wkb(array, include_srid=True)]
+    """:func:`ewkb_hex` of many geometries at once.
+
+    GEOS writes plain little-endian WKB for the whole array (its hex writer is slow, and
+    stamping an SRID on each geometry first copies every one); the SRID goes into each header
+    here: the type gains EWKB's SRID flag and the SRID follows it, as PostGIS writes it.
+    """
+    wkbs = shapely.to_wkb(np.asarray(geometries, dtype=object), byte_order=1)
+    srid = SRID.to_bytes(4, "little").hex()
+    headers: dict[bytes, str] = {}  # a few kinds of geometry: each header made once
+    out = []
+    for wkb in wkbs.tolist():
+        head = wkb[:5]
+        header = headers.get(head)
+        if header is None:
+            kind = int.from_bytes(head[1:5], "little") | _EWKB_SRID_FLAG
+            header = headers[head] = head[:1].hex() + kind.to_bytes(4, "little").hex() + srid
+        out.append(header + wkb[5:].hex())
+    return out
