@@ -13,10 +13,12 @@ import pytest
 import shapely
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from citybrain.citydata import NYC_DOB_PERMITS, Site, area_m2, buffer_m, import_text, sector
 from citybrain.records.site import SiteRecord
 from citybrain.store import SiteRepo, Store
+from citybrain.store.repositories.site_writes import REINDEX_MIN
 from citybrain.store.types import ewkb_hexes
 from support.citydata_samples import NYC_PERSONAL_VALUES, nyc_csv, nyc_row
 
@@ -307,3 +309,64 @@ def test_bulk_write_keeps_every_value_exactly(store: Store) -> None:
             source="odd", sites=sites, now=NOW, by="admin", label="odd.csv"
         )
     assert outcome.changes.unchanged == 3 and not outcome.changes.changed
+
+
+def _indexes(store: Store) -> list[tuple[str, str]]:
+    with store.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'sites'")
+        ).all()
+    return sorted((row[0], row[1]) for row in rows)
+
+
+def _exclusive_lock_held(session: Session) -> bool:
+    return bool(
+        session.scalar(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() "
+                "AND relation = 'sites'::regclass AND mode = 'AccessExclusiveLock')"
+            )
+        )
+    )
+
+
+def test_a_large_first_import_builds_the_indexes_after_its_copy(store: Store) -> None:
+    rows = [
+        nyc_row(job__=str(800_000_000 + i), gis_latitude=f"{40.70 + (i // 40) * 0.001:.6f}",
+                gis_longitude=f"{-74.00 + (i % 40) * 0.001:.6f}")
+        for i in range(REINDEX_MIN)
+    ]  # fmt: skip
+    permits = _permits(*rows)
+    postgres = store.engine.dialect.name == "postgresql"
+    before = _indexes(store) if postgres else []
+    with store.session() as session:
+        outcome = SiteRepo(session).replace_source(
+            source="nyc-dob-permits", sites=permits, now=NOW, by="admin", label="p.csv"
+        )
+        # An empty table: locked until the commit, its indexes built after the COPY.
+        assert not postgres or _exclusive_lock_held(session)
+    assert len(outcome.changes.added) == REINDEX_MIN
+    if postgres:
+        assert _indexes(store) == before  # every index back, as it was defined
+        assert any("gist" in definition for _, definition in before)
+    # The GiST index (PostgreSQL) and the bounds (SQLite) find the sites a footprint touches.
+    footprint = shapely.box(-73.9955, 40.7045, -73.9925, 40.7065)
+    expected = {s.id for s in permits if s.area.intersects(footprint)}
+    with store.session() as session:
+        found = SiteRepo(session).candidates({"cam": footprint})
+        assert {s.id for s in found["cam"]} == expected and len(expected) >= 4
+        if postgres:  # the rebuilt GiST index is valid: the planner can use it
+            session.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = session.execute(
+                text("EXPLAIN SELECT id FROM sites WHERE area && ST_MakeEnvelope(0,0,1,1,4326)")
+            ).all()
+            assert "ix_sites_area_gist" in " ".join(str(row[0]) for row in plan)
+    # A re-import of a table that has sites takes no table lock: readers go on.
+    moved = [dataclasses.replace(s, name=s.name + " (moved)") for s in permits[:10]]
+    with store.session() as session:
+        outcome = SiteRepo(session).replace_source(
+            source="nyc-dob-permits", sites=moved + permits[10:], now=NOW, by="admin",
+            label="p.csv",
+        )  # fmt: skip
+        assert not postgres or not _exclusive_lock_held(session)
+    assert len(outcome.changes.changed) == 10
