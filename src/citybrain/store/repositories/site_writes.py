@@ -298,8 +298,8 @@ def _log_changes(
             ) as copy,
         ):
             copy.set_types(["timestamptz", "text", "text", "text", "int4", "text"])
-            for site_id, action in entries:
-                copy.write_row((now, source, site_id, action, import_id, by))
+            for site_id, value in entries:
+                copy.write_row((now, source, site_id, value, import_id, by))
         return
     rows = [
         {"at": now, "source": source, "site_id": site_id, "action": action,
