@@ -113,6 +113,12 @@ class Site:
 
     def same_content(self, other: Site) -> bool:
         """Whether ``other`` says the same (for change logs): every field, geometry exactly."""
+        return self.same_fields(other) and bool(
+            shapely.equals_exact(self.geometry, other.geometry, tolerance=0.0)
+        )
+
+    def same_fields(self, other: Site) -> bool:
+        """:meth:`same_content` but for the geometry (which many sites compare at once)."""
         return (
             self.id == other.id
             and self.kind == other.kind
@@ -122,7 +128,6 @@ class Site:
             and self.valid_to == other.valid_to
             and dict(self.attributes) == dict(other.attributes)
             and self.key_attributes == other.key_attributes
-            and bool(shapely.equals_exact(self.geometry, other.geometry, tolerance=0.0))
         )
 
 
