@@ -126,9 +126,15 @@ class Site:
             and self.radius_m == other.radius_m
             and self.valid_from == other.valid_from
             and self.valid_to == other.valid_to
-            and dict(self.attributes) == dict(other.attributes)
+            and _same_mapping(self.attributes, other.attributes)
             and self.key_attributes == other.key_attributes
         )
+
+
+def _same_mapping(a: Mapping[str, AttributeValue], b: Mapping[str, AttributeValue]) -> bool:
+    if type(a) is dict and type(b) is dict:  # as they nearly always are: no copies to compare
+        return a == b
+    return dict(a) == dict(b)
 
 
 def active_sites(sites: Iterable[Site], at: datetime) -> list[Site]:
