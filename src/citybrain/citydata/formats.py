@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 import pyproj
@@ -74,7 +76,11 @@ def read_csv_columns(text: str, mapping: Mapping, *, label: str) -> Columns:
     columns = [mapping.aliases.get(name.strip(), name.strip()) for name in header]
     wanted = _column_indices(columns, mapping, label)
     problems = Problems()
-    rows: list[list[str]] = []
+    # Only the mapped fields of a row are kept, as a tuple: the row's list (every column, the
+    # personal ones too) is freed at once, and 100,000 lists kept alive would make each of
+    # Python's full garbage collections during the import walk through all of them.
+    pick = _picker(list(wanted.values()))
+    picked: list[tuple[str, ...]] = []
     where: list[str] = []
     width = len(columns)
     try:
@@ -85,13 +91,22 @@ def read_csv_columns(text: str, mapping: Mapping, *, label: str) -> Columns:
                 line = f"line {reader.line_num}"
                 problems.add(line, "(row)", f"{len(row)} fields, the header has {width}")
                 continue
-            rows.append(row)
+            picked.append(pick(row))
             where.append(f"line {reader.line_num}")
     except csv.Error as exc:
         problems.add(f"line {reader.line_num}", "(row)", f"not CSV: {exc}")
     problems.raise_if_any(label)
-    fields = {name: [row[i] for row in rows] for name, i in wanted.items()}
+    values = zip(*picked, strict=True) if picked else ([] for _ in wanted)
+    fields = {name: list(column) for name, column in zip(wanted, values, strict=True)}
     return Columns(where, fields)
+
+
+def _picker(indices: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """A row's values at ``indices``, as a tuple (one C call per row)."""
+    if len(indices) == 1:
+        (index,) = indices
+        return lambda row: (row[index],)
+    return itemgetter(*indices)
 
 
 def _column_indices(columns: list[str], mapping: Mapping, label: str) -> dict[str, int]:
