@@ -18,7 +18,7 @@ import shapely
 from sqlalchemy import ColumnElement, DateTime, LargeBinary, Row, Text, cast, func, type_coerce
 from sqlalchemy.orm import Session
 
-from citybrain.citydata import Site, area_m2_local
+from citybrain.citydata import Site, area_m2_local, no_cyclic_gc
 from citybrain.store.schema import sites
 
 __all__ = ["SITE_COLUMNS", "site_rows", "site_select", "sites_from_rows"]
@@ -84,6 +84,11 @@ def sites_from_rows(rows: Sequence[Row[Any]]) -> list[Site]:
     """Sites from rows selected with :func:`site_select` (decoded a column at a time)."""
     if not rows:
         return []
+    with no_cyclic_gc():
+        return _sites(rows)
+
+
+def _sites(rows: Sequence[Row[Any]]) -> list[Site]:
     ids, source, source_id, kind, name, radius, start, end, attrs, keys, geometry, area = zip(
         *rows, strict=True
     )
