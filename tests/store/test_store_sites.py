@@ -11,14 +11,25 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 import shapely
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from citybrain.citydata import NYC_DOB_PERMITS, Site, area_m2, buffer_m, import_text, sector
+from citybrain.citydata import (
+    NYC_DOB_PERMITS,
+    Site,
+    area_m2,
+    area_m2_local,
+    buffer_m,
+    import_text,
+    sector,
+)
 from citybrain.records.site import SiteRecord
 from citybrain.store import SiteRepo, Store
 from citybrain.store.repositories.site_writes import REINDEX_MIN
+from citybrain.store.schema import sites
 from citybrain.store.types import ewkb_hexes
 from support.citydata_samples import NYC_PERSONAL_VALUES, nyc_csv, nyc_row
 
@@ -370,3 +381,51 @@ def test_a_large_first_import_builds_the_indexes_after_its_copy(store: Store) ->
         )  # fmt: skip
         assert not postgres or not _exclusive_lock_held(session)
     assert len(outcome.changes.changed) == 10
+
+
+def _raw_rows(store: Store) -> list[tuple[object, ...]]:
+    """Every column of every site as the database holds it (geometry as EWKB, JSON and times
+    as text on SQLite: the very bytes written)."""
+    postgres = store.engine.dialect.name == "postgresql"
+    columns = []
+    for column in sites.c:
+        name = f'"{column.name}"'
+        if column.name in ("geometry", "area"):
+            columns.append(f"ST_AsEWKB({name})" if postgres else name)
+        elif column.name in ("attributes", "key_attributes") or not postgres:
+            columns.append(f"CAST({name} AS TEXT)")
+        else:
+            columns.append(name)
+    with store.engine.connect() as connection:
+        query = f"SELECT {', '.join(columns)} FROM sites ORDER BY id"
+        return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+                for row in connection.exec_driver_sql(query).all()]  # fmt: skip
+
+
+def _reference_row(site: Site, now: datetime) -> dict[str, object]:
+    """A site's row as SQLAlchemy's own insert writes it, value by value."""
+    x0, y0, x1, y1 = site.area.bounds
+    return {
+        "id": site.id, "source": site.source, "source_id": site.source_id, "kind": site.kind,
+        "name": site.name, "radius_m": site.radius_m, "valid_from": site.valid_from,
+        "valid_to": site.valid_to, "attributes": dict(site.attributes),
+        "key_attributes": list(site.key_attributes), "geometry": site.geometry,
+        "area": site.area, "min_lon": x0, "min_lat": y0, "max_lon": x1, "max_lat": y1,
+        "area_m2": float(area_m2_local([site.area])[0]), "imported_at": now, "updated_at": now,
+    }  # fmt: skip
+
+
+def test_bulk_write_gives_the_rows_sqlalchemy_writes(store: Store) -> None:
+    # Binary COPY (PostgreSQL) and plain executemany of rows made a column at a time (SQLite)
+    # store exactly what SQLAlchemy's insert of the same sites, value by value, stores.
+    odd = _odd_sites()
+    with store.session() as session:
+        SiteRepo(session).replace_source(
+            source="odd", sites=odd, now=NOW, by="admin", label="odd.csv"
+        )
+    bulk = _raw_rows(store)
+    with store.session() as session:
+        session.execute(sa_delete(sites))
+        session.execute(sa_insert(sites), [_reference_row(site, NOW) for site in odd])
+    assert bulk == _raw_rows(store)
+    assert len(bulk) == 3

@@ -9,19 +9,30 @@ plain WKB, decoded by Shapely for the whole batch; the JSON columns as their tex
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import ColumnElement, DateTime, LargeBinary, Row, Text, cast, func, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Dialect,
+    LargeBinary,
+    Row,
+    Text,
+    cast,
+    func,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
 from citybrain.citydata import Site, area_m2_local, no_cyclic_gc
 from citybrain.store.schema import sites
 
-__all__ = ["SITE_COLUMNS", "site_rows", "site_select", "sites_from_rows"]
+__all__ = ["SITE_COLUMNS", "site_select", "site_values", "sites_from_rows"]
 
 #: The columns an import writes, in table order.
 SITE_COLUMNS = tuple(c.name for c in sites.c)
@@ -108,34 +119,51 @@ def _sites(rows: Sequence[Row[Any]]) -> list[Site]:
     ]  # fmt: skip
 
 
-def site_rows(batch: Sequence[Site], now: datetime) -> list[dict[str, Any]]:
-    """Rows of ``sites`` for ``batch`` (imported and updated ``now``)."""
+def site_values(batch: Sequence[Site], now: datetime, dialect: Dialect) -> list[tuple[Any, ...]]:
+    """Rows of ``sites`` for ``batch`` (imported and updated ``now``) as the driver takes them,
+    in :data:`SITE_COLUMNS` order, for an ``executemany`` of plain SQL.
+
+    Each value is what the column's own type makes of it on ``dialect`` (WKB, JSON text, UTC
+    time), so the rows are the very ones SQLAlchemy would write, but made a column at a time:
+    the geometries' WKB in one Shapely call, each distinct time and key list once.
+    """
     if not batch:
         return []
     areas = np.asarray([site.area for site in batch], dtype=object)
-    bounds = shapely.bounds(areas)
-    square_metres = area_m2_local(areas)
+    bounds = shapely.bounds(areas).tolist()
+    square_metres = area_m2_local(areas).tolist()
+    binary = _processor(LargeBinary(), dialect)  # what the geometry type hands on its WKB as
+    geometry = [binary(wkb) for wkb in shapely.to_wkb([site.geometry for site in batch]).tolist()]
+    area = [binary(wkb) for wkb in shapely.to_wkb(areas).tolist()]
+    c = sites.c
+    time = _memo(_processor(c.valid_from.type, dialect))
+    keys = _memo(_processor(c.key_attributes.type, dialect))
+    attributes = _processor(c.attributes.type, dialect)
+    stamp = time(now)
     return [
-        {
-            "id": site.id,
-            "source": site.source,
-            "source_id": site.source_id,
-            "kind": site.kind,
-            "name": site.name,
-            "radius_m": site.radius_m,
-            "valid_from": site.valid_from,
-            "valid_to": site.valid_to,
-            "attributes": dict(site.attributes),
-            "key_attributes": list(site.key_attributes),
-            "geometry": site.geometry,
-            "area": site.area,
-            "min_lon": float(b[0]),
-            "min_lat": float(b[1]),
-            "max_lon": float(b[2]),
-            "max_lat": float(b[3]),
-            "area_m2": float(m2),
-            "imported_at": now,
-            "updated_at": now,
-        }
-        for site, b, m2 in zip(batch, bounds, square_metres, strict=True)
-    ]
+        (
+            site.id, site.source, site.source_id, site.kind, site.name, site.radius_m,
+            time(site.valid_from), time(site.valid_to), attributes(dict(site.attributes)),
+            keys(site.key_attributes), geometry[i], area[i], *bounds[i], square_metres[i],
+            stamp, stamp,
+        )
+        for i, site in enumerate(batch)
+    ]  # fmt: skip
+
+
+def _processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any]:
+    """The type's own conversion of a value for the driver (or none)."""
+    process = type_.dialect_impl(dialect).bind_processor(dialect)
+    return process or (lambda value: value)
+
+
+def _memo(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``process`` once per distinct hashable value (a tuple of keys is converted as a list)."""
+    made: dict[Any, Any] = {}
+
+    def cached(value: Any) -> Any:
+        if value not in made:
+            made[value] = process(list(value) if isinstance(value, tuple) else value)
+        return made[value]
+
+    return cached

@@ -23,15 +23,14 @@ import numpy as np
 import shapely
 from psycopg import sql
 from sqlalchemy import delete, func, insert, select, text, update
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from citybrain.citydata import ChangeLog, Site, area_m2_local, diff_sites
 from citybrain.records.site import SiteAction, SiteImport
 from citybrain.store.repositories.site_rows import (
     SITE_COLUMNS,
-    site_rows,
     site_select,
+    site_values,
     sites_from_rows,
 )
 from citybrain.store.schema import site_changes, site_imports, sites
@@ -115,7 +114,7 @@ def replace_source(
     if postgres:
         _copy_upsert(session, batch, now, fresh=not old, reindex=reindex)
     else:
-        _sqlite_upsert(session, site_rows(batch, now))
+        _sqlite_upsert(session, batch, now)
     gone = list(changes.removed)
     for start in range(0, len(gone), BATCH):
         session.execute(delete(sites).where(sites.c.id.in_(gone[start : start + BATCH])))
@@ -166,16 +165,22 @@ def _start_import(
     return int(session.execute(stmt).scalar_one())
 
 
-def _sqlite_upsert(session: Session, rows: list[dict[str, Any]]) -> None:
+def _sqlite_upsert(session: Session, batch: list[Site], now: datetime) -> None:
+    """SQLite: one upsert statement of plain SQL executed for every row, the rows made a column
+    at a time (:func:`site_values`) rather than value by value by SQLAlchemy."""
+    rows = site_values(batch, now, session.get_bind().dialect)
     if not rows:
         return
-    stmt = sqlite.insert(sites)
-    statement = stmt.on_conflict_do_update(
-        index_elements=["source", "source_id"],
-        set_={name: stmt.excluded[name] for name in _UPDATED},
+    columns = ", ".join(f'"{name}"' for name in SITE_COLUMNS)
+    marks = ", ".join("?" for _ in SITE_COLUMNS)
+    updates = ", ".join(f'"{name}" = excluded."{name}"' for name in _UPDATED)
+    statement = (
+        f"INSERT INTO sites ({columns}) VALUES ({marks}) "
+        f"ON CONFLICT (source, source_id) DO UPDATE SET {updates}"
     )
+    connection = session.connection()
     for start in range(0, len(rows), BATCH):
-        session.execute(statement, rows[start : start + BATCH])
+        connection.exec_driver_sql(statement, rows[start : start + BATCH])
 
 
 def _lock_if_empty(session: Session) -> bool:
