@@ -214,11 +214,6 @@ def _copy_upsert(
     """
     if not batch:
         return
-    areas = np.asarray([site.area for site in batch], dtype=object)
-    bounds = shapely.bounds(areas).tolist()
-    square_metres = area_m2_local(areas).tolist()
-    geometry_wkb = ewkb_bytes([site.geometry for site in batch])
-    area_wkb = ewkb_bytes(list(areas))
     columns = ", ".join(f'"{name}"' for name in SITE_COLUMNS)
     target = "sites" if fresh else "sites_incoming"
     if not fresh:
@@ -227,22 +222,7 @@ def _copy_upsert(
     connection = session.connection().connection.driver_connection
     assert connection is not None
     rebuild = _drop_secondary_indexes(connection) if reindex else []
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    keys: dict[tuple[str, ...], bytes] = {}
-    with (
-        connection.cursor() as cursor,
-        cursor.copy(f"COPY {target} ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
-    ):
-        copy.set_types(_COPY_TYPES)
-        for i, site in enumerate(batch):
-            key = keys.get(site.key_attributes) or keys.setdefault(
-                site.key_attributes, _JSONB + encode(list(site.key_attributes)).encode()
-            )
-            copy.write_row((
-                site.id, site.source, site.source_id, site.kind, site.name, site.radius_m,
-                site.valid_from, site.valid_to, _JSONB + encode(dict(site.attributes)).encode(),
-                key, geometry_wkb[i], area_wkb[i], *bounds[i], square_metres[i], now, now,
-            ))  # fmt: skip
+    _copy_rows(connection, f"COPY {target} ({columns}) FROM STDIN (FORMAT BINARY)", batch, now)
     with connection.cursor() as cursor:
         for definition in rebuild:
             cursor.execute(definition)
@@ -256,6 +236,28 @@ def _copy_upsert(
         )
     )
     session.execute(text("DROP TABLE sites_incoming"))
+
+
+def _copy_rows(connection: Any, statement: str, batch: list[Site], now: datetime) -> None:
+    """The rows of ``batch`` through a binary ``COPY ... FROM STDIN`` (:data:`_COPY_TYPES`)."""
+    areas = np.asarray([site.area for site in batch], dtype=object)
+    bounds = shapely.bounds(areas).tolist()
+    square_metres = area_m2_local(areas).tolist()
+    geometry_wkb = ewkb_bytes([site.geometry for site in batch])
+    area_wkb = ewkb_bytes(list(areas))
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    keys: dict[tuple[str, ...], bytes] = {}
+    with connection.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.set_types(_COPY_TYPES)
+        for i, site in enumerate(batch):
+            key = keys.get(site.key_attributes) or keys.setdefault(
+                site.key_attributes, _JSONB + encode(list(site.key_attributes)).encode()
+            )
+            copy.write_row((
+                site.id, site.source, site.source_id, site.kind, site.name, site.radius_m,
+                site.valid_from, site.valid_to, _JSONB + encode(dict(site.attributes)).encode(),
+                key, geometry_wkb[i], area_wkb[i], *bounds[i], square_metres[i], now, now,
+            ))  # fmt: skip
 
 
 def _drop_secondary_indexes(connection: Any) -> list[str]:
