@@ -15,9 +15,10 @@ With ``--postgres [ADMIN_URL]`` (default: the local server's ``test`` database) 
 database with PostGIS is created on that server (and dropped at the end), and the store's paths
 are timed as the server runs them:
 
-- store import: ``SiteRepo.replace_source`` of the parsed sites (COPY into a temporary table,
-  one ``INSERT ... ON CONFLICT``, the change log), then the same file again (nothing changed:
-  read back and compared, nothing written);
+- store import: ``SiteRepo.replace_source`` of the parsed sites into the empty table (one binary
+  COPY, the secondary indexes built after it, the change log by COPY too), then the same file
+  again (nothing changed: read back and compared, nothing written; a changed file goes through
+  a temporary table and one ``INSERT ... ON CONFLICT``);
 - store join: ``SiteRepo.candidates`` for the cameras' footprints: one query, the GiST index
   finding each footprint's sites, the sites read back as the runtime gets them;
 - store coverage: ``SiteRepo.coverage`` in PostGIS (``ST_Union`` of each site's footprints,

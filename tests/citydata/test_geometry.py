@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyproj
 import pytest
 import shapely
 
@@ -20,7 +21,7 @@ from citybrain.citydata import (
     sector,
     sectors,
 )
-from citybrain.citydata.geo import by_cell
+from citybrain.citydata.geo import by_cell, point_circles
 
 
 def test_parse_crs_accepts_the_ways_files_name_one() -> None:
@@ -45,6 +46,62 @@ def test_buffers_are_metres_at_every_latitude(lat: float) -> None:
     x0, y0, x1, y1 = metres.bounds
     assert x1 - x0 == pytest.approx(100.0, rel=1e-3)  # not narrower in the north (degrees would)
     assert y1 - y0 == pytest.approx(100.0, rel=1e-3)
+
+
+#: Hand-picked places: Manhattan, Berlin, the equator, Sydney, Reykjavik, near the antimeridian.
+_PLACES = [(-73.99, 40.76), (13.4, 52.52), (10.0, 0.0), (151.2, -33.9), (-21.9, 64.14),
+           (179.9, -16.5)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("lon", "lat"), _PLACES)
+def test_point_circles_are_geos_buffers_vertex_for_vertex(lon: float, lat: float) -> None:
+    projection = LocalProjection.near(lon, lat)
+    points = np.asarray([shapely.Point(lon, lat), shapely.Point(lon + 0.01, lat - 0.007)])
+    fast = point_circles(projection, points, 30.0)
+    # The per-shape way: each point buffered by GEOS in the projection, transformed back.
+    slow = [projection.to_wgs84(shapely.buffer(projection.to_metres(p), 30.0, quad_segs=8))
+            for p in points]  # fmt: skip
+    for a, b in zip(fast, slow, strict=True):
+        assert a.geom_type == b.geom_type == "Polygon"
+        assert len(a.exterior.coords) == len(b.exterior.coords) == 33
+        # Same vertices in the same order, to a nanometre (1e-14 degrees).
+        assert shapely.equals_exact(a, b, tolerance=1e-14)
+
+
+def test_point_circles_vertices_lie_on_the_ground_circle() -> None:
+    # Hand-checked: 32 vertices 30 m from the centre on the ellipsoid (to a millimetre: the
+    # projection is centred 27 km away), the first due east, the ninth due south, going
+    # clockwise, the ring closed.
+    lon, lat = -73.99, 40.76
+    (circle,) = point_circles(LocalProjection.near(lon, lat), [shapely.Point(lon, lat)], 30.0)
+    coords = np.asarray(circle.exterior.coords)
+    geod = pyproj.Geod(ellps="WGS84")
+    azimuths, _, distances = geod.inv(
+        np.full(33, lon), np.full(33, lat), coords[:, 0], coords[:, 1]
+    )
+    assert distances == pytest.approx(np.full(33, 30.0), abs=1e-3)
+    # Azimuths are clockwise from north: east is 90, south 180; 1 degree allows for the
+    # projection's centre being the cell's (-74, 41), not the point.
+    assert azimuths[0] == pytest.approx(90.0, abs=1.0)
+    assert abs(azimuths[8]) == pytest.approx(180.0, abs=1.0)  # pyproj: -180 to 180
+    assert np.all(np.diff(np.unwrap(np.radians(azimuths[:32]))) > 0)
+    assert tuple(coords[0]) == tuple(coords[-1])
+    assert not circle.exterior.is_ccw
+
+
+def test_buffer_m_grows_points_and_other_shapes_alike() -> None:
+    shapes = [
+        shapely.Point(-73.99, 40.76),
+        shapely.LineString([(13.40, 52.52), (13.41, 52.52)]),
+        shapely.Point(13.4, 52.52),
+        shapely.MultiPoint([(13.40, 52.52), (13.41, 52.52)]),
+    ]
+    grown = buffer_m(np.asarray(shapes, dtype=object), 15.0)
+    for shape, area in zip(shapes, grown, strict=True):
+        projection = LocalProjection.around(shape)
+        expected = projection.to_wgs84(shapely.buffer(projection.to_metres(shape), 15.0))
+        assert shapely.equals_exact(area, expected, tolerance=1e-12)
+    assert buffer_m(shapely.Point(13.4, 52.52), 0.0).is_empty  # GEOS's answer, not a circle
 
 
 def test_projection_cells_group_nearby_shapes_and_keep_negative_coordinates() -> None:

@@ -8,14 +8,29 @@ import dataclasses
 import math
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 import shapely
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from citybrain.citydata import NYC_DOB_PERMITS, Site, area_m2, import_text, sector
+from citybrain.citydata import (
+    NYC_DOB_PERMITS,
+    Site,
+    area_m2,
+    area_m2_local,
+    buffer_m,
+    import_text,
+    sector,
+)
 from citybrain.records.site import SiteRecord
 from citybrain.store import SiteRepo, Store
+from citybrain.store.repositories.site_writes import REINDEX_MIN
+from citybrain.store.schema import sites
+from citybrain.store.types import ewkb_hexes
 from support.citydata_samples import NYC_PERSONAL_VALUES, nyc_csv, nyc_row
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -213,3 +228,204 @@ def test_a_permit_that_ran_out_between_refreshes_is_logged_expired(store: Store)
     with store.session() as session:
         actions = [c.action for c in SiteRepo(session).changes(site_id=permit.id)]
     assert actions == ["expired", "added"]
+
+
+_SHAPES = [
+    shapely.Point(-73.99, 40.76),
+    shapely.LineString([(13.40, 52.52), (13.41, 52.53)]),
+    shapely.box(0.0, 0.0, 1.0, 1.0),
+    shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)]),
+    shapely.GeometryCollection([shapely.Point(1, 2), shapely.LineString([(0, 0), (1, 1)])]),
+    shapely.Point(1.0, 2.0, 3.0),
+]
+
+
+def test_ewkb_hexes_are_what_geos_and_postgis_write(store: Store) -> None:
+    hexes = ewkb_hexes(_SHAPES)
+    # GEOS's own EWKB writer, given the SRID on each geometry (the slow way).
+    stamped = shapely.set_srid(np.asarray(_SHAPES, dtype=object), 4326)
+    assert hexes == [w.hex() for w in shapely.to_wkb(stamped, include_srid=True, byte_order=1)]
+    assert hexes[0] == "0101000020e6100000" + shapely.to_wkb(_SHAPES[0], byte_order=1)[5:].hex()
+    if store.engine.dialect.name != "postgresql":
+        return
+    with store.engine.connect() as connection:
+        for shape, value in zip(_SHAPES, hexes, strict=True):
+            row = connection.execute(
+                text(
+                    "SELECT ST_SRID(g), encode(ST_AsEWKB(g, 'NDR'), 'hex'), ST_AsText(g) "
+                    "FROM (SELECT CAST(:g AS geometry) AS g) AS t"
+                ),
+                {"g": value},
+            ).one()
+            assert row[0] == 4326
+            assert row[1] == value  # PostGIS writes back exactly what it read
+            assert shapely.equals_exact(shapely.from_wkt(row[2]), shape, tolerance=0)
+
+
+def _odd_sites() -> list[Site]:
+    """Sites with every kind of value the bulk write must carry exactly: text with quotes,
+    backslashes, tabs, line breaks and non-ASCII; null, numeric and boolean attributes; open and
+    closed validity; points with a radius and polygons without; a multipolygon."""
+    square = shapely.box(13.40, 52.52, 13.401, 52.521)
+    two = shapely.MultiPolygon([square, shapely.box(13.41, 52.52, 13.411, 52.521)])
+    point = shapely.Point(-73.991898, 40.757929)
+    return [
+        Site(
+            id="odd.1", source="odd", source_id="1", kind="facility",
+            name='Straße "Nord"\t\\ 1\nHof', geometry=point, area=buffer_m(point, 30.0),
+            radius_m=30.0, valid_from=NOW - timedelta(days=3), valid_to=NOW + timedelta(days=3),
+            attributes={"note": "a\\b\t\"c\"\r\nd", "n": 3, "x": 0.1, "ok": True, "none": None,
+                        "emoji": "\u2603"},
+            key_attributes=("note", "n"),
+        ),
+        Site(
+            id="odd.2", source="odd", source_id="2", kind="restricted_area", name="",
+            geometry=square, area=square, attributes={},
+        ),
+        Site(
+            id="odd.3", source="odd", source_id="3", kind="road_works", name="zwei",
+            geometry=two, area=two, valid_to=datetime(2030, 1, 1, tzinfo=UTC),
+            attributes={"list": "[1,2]"}, key_attributes=("list",),
+        ),
+    ]  # fmt: skip
+
+
+def test_bulk_write_keeps_every_value_exactly(store: Store) -> None:
+    # The bulk paths (binary COPY on PostgreSQL, executemany on SQLite) and the column-wise
+    # read back give the very sites that went in, on both databases.
+    sites = _odd_sites()
+    with store.session() as session:
+        SiteRepo(session).replace_source(
+            source="odd", sites=sites, now=NOW, by="admin", label="odd.csv"
+        )
+    with store.session() as session:
+        repo = SiteRepo(session)
+        back = {site.id: site for site in repo.all_sites()}
+        records = {site.id: repo.get(site_id=site.id) for site in sites}
+    for site in sites:
+        got = back[site.id]
+        assert got == dataclasses.replace(site, geometry=got.geometry, area=got.area)
+        assert shapely.equals_exact(got.geometry, site.geometry, tolerance=0.0)
+        assert shapely.equals_exact(got.area, site.area, tolerance=0.0)
+        assert got.valid_from is None or got.valid_from.tzinfo is UTC
+        record = records[site.id]
+        assert record is not None
+        assert record.attributes == site.attributes and record.name == site.name
+        assert (record.min_lon, record.min_lat, record.max_lon, record.max_lat) == site.area.bounds
+        assert record.area_m2 == pytest.approx(area_m2(site.area), rel=1e-4)
+        assert record.imported_at == record.updated_at == NOW
+    # Re-importing the same sites finds nothing changed: what was read back equals the file.
+    with store.session() as session:
+        outcome = SiteRepo(session).replace_source(
+            source="odd", sites=sites, now=NOW, by="admin", label="odd.csv"
+        )
+    assert outcome.changes.unchanged == 3 and not outcome.changes.changed
+
+
+def _indexes(store: Store) -> list[tuple[str, str]]:
+    with store.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'sites'")
+        ).all()
+    return sorted((row[0], row[1]) for row in rows)
+
+
+def _exclusive_lock_held(session: Session) -> bool:
+    return bool(
+        session.scalar(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() "
+                "AND relation = 'sites'::regclass AND mode = 'AccessExclusiveLock')"
+            )
+        )
+    )
+
+
+def test_a_large_first_import_builds_the_indexes_after_its_copy(store: Store) -> None:
+    rows = [
+        nyc_row(job__=str(800_000_000 + i), gis_latitude=f"{40.70 + (i // 40) * 0.001:.6f}",
+                gis_longitude=f"{-74.00 + (i % 40) * 0.001:.6f}")
+        for i in range(REINDEX_MIN)
+    ]  # fmt: skip
+    permits = _permits(*rows)
+    postgres = store.engine.dialect.name == "postgresql"
+    before = _indexes(store) if postgres else []
+    with store.session() as session:
+        outcome = SiteRepo(session).replace_source(
+            source="nyc-dob-permits", sites=permits, now=NOW, by="admin", label="p.csv"
+        )
+        # An empty table: locked until the commit, its indexes built after the COPY.
+        assert not postgres or _exclusive_lock_held(session)
+    assert len(outcome.changes.added) == REINDEX_MIN
+    if postgres:
+        assert _indexes(store) == before  # every index back, as it was defined
+        assert any("gist" in definition for _, definition in before)
+    # The GiST index (PostgreSQL) and the bounds (SQLite) find the sites a footprint touches.
+    footprint = shapely.box(-73.9955, 40.7045, -73.9925, 40.7065)
+    expected = {s.id for s in permits if s.area.intersects(footprint)}
+    with store.session() as session:
+        found = SiteRepo(session).candidates({"cam": footprint})
+        assert {s.id for s in found["cam"]} == expected and len(expected) >= 4
+        if postgres:  # the rebuilt GiST index is valid: the planner can use it
+            session.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = session.execute(
+                text("EXPLAIN SELECT id FROM sites WHERE area && ST_MakeEnvelope(0,0,1,1,4326)")
+            ).all()
+            assert "ix_sites_area_gist" in " ".join(str(row[0]) for row in plan)
+    # A re-import of a table that has sites takes no table lock: readers go on.
+    moved = [dataclasses.replace(s, name=s.name + " (moved)") for s in permits[:10]]
+    with store.session() as session:
+        outcome = SiteRepo(session).replace_source(
+            source="nyc-dob-permits", sites=moved + permits[10:], now=NOW, by="admin",
+            label="p.csv",
+        )  # fmt: skip
+        assert not postgres or not _exclusive_lock_held(session)
+    assert len(outcome.changes.changed) == 10
+
+
+def _raw_rows(store: Store) -> list[tuple[object, ...]]:
+    """Every column of every site as the database holds it (geometry as EWKB, JSON and times
+    as text on SQLite: the very bytes written)."""
+    postgres = store.engine.dialect.name == "postgresql"
+    columns = []
+    for column in sites.c:
+        name = f'"{column.name}"'
+        if column.name in ("geometry", "area"):
+            columns.append(f"ST_AsEWKB({name})" if postgres else name)
+        elif column.name in ("attributes", "key_attributes") or not postgres:
+            columns.append(f"CAST({name} AS TEXT)")
+        else:
+            columns.append(name)
+    with store.engine.connect() as connection:
+        query = f"SELECT {', '.join(columns)} FROM sites ORDER BY id"
+        return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+                for row in connection.exec_driver_sql(query).all()]  # fmt: skip
+
+
+def _reference_row(site: Site, now: datetime) -> dict[str, object]:
+    """A site's row as SQLAlchemy's own insert writes it, value by value."""
+    x0, y0, x1, y1 = site.area.bounds
+    return {
+        "id": site.id, "source": site.source, "source_id": site.source_id, "kind": site.kind,
+        "name": site.name, "radius_m": site.radius_m, "valid_from": site.valid_from,
+        "valid_to": site.valid_to, "attributes": dict(site.attributes),
+        "key_attributes": list(site.key_attributes), "geometry": site.geometry,
+        "area": site.area, "min_lon": x0, "min_lat": y0, "max_lon": x1, "max_lat": y1,
+        "area_m2": float(area_m2_local([site.area])[0]), "imported_at": now, "updated_at": now,
+    }  # fmt: skip
+
+
+def test_bulk_write_gives_the_rows_sqlalchemy_writes(store: Store) -> None:
+    # Binary COPY (PostgreSQL) and plain executemany of rows made a column at a time (SQLite)
+    # store exactly what SQLAlchemy's insert of the same sites, value by value, stores.
+    odd = _odd_sites()
+    with store.session() as session:
+        SiteRepo(session).replace_source(
+            source="odd", sites=odd, now=NOW, by="admin", label="odd.csv"
+        )
+    bulk = _raw_rows(store)
+    with store.session() as session:
+        session.execute(sa_delete(sites))
+        session.execute(sa_insert(sites), [_reference_row(site, NOW) for site in odd])
+    assert bulk == _raw_rows(store)
+    assert len(bulk) == 3

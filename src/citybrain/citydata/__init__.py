@@ -4,6 +4,7 @@ Pure computation apart from :func:`import_file` and :mod:`citybrain.citydata.fet
 files, folders and URLs, always with a size bound. Geometry is Shapely in WGS 84 (x = longitude).
 """
 
+from citybrain.citydata.bulk import no_cyclic_gc
 from citybrain.citydata.calibration import Calibration, zone_polygon
 from citybrain.citydata.changes import ChangeLog, diff_sites
 from citybrain.citydata.convert import ImportResult
@@ -78,6 +79,7 @@ __all__ = [
     "load_mapping",
     "newest_file",
     "next_change",
+    "no_cyclic_gc",
     "parse_crs",
     "parse_mapping",
     "parse_site_rules",

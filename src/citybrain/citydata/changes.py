@@ -10,6 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+import shapely
+
 from citybrain.citydata.model import Site
 
 __all__ = ["ChangeLog", "diff_sites"]
@@ -60,20 +63,32 @@ def diff_sites(
     """
     before = {site.source_id: site for site in old}
     after = {site.source_id: site for site in new}
-    added, changed, expired = [], [], []
-    unchanged = 0
+    added, expired = [], []
+    kept: list[tuple[Site, Site]] = []
     for source_id, site in after.items():
         previous = before.get(source_id)
         if previous is None:
             added.append(site.id)
         elif _expired(previous, site, now=now, since=since):
             expired.append(site.id)
-        elif not previous.same_content(site):
-            changed.append(site.id)
         else:
-            unchanged += 1
+            kept.append((previous, site))
+    same = _same_content(kept)
+    changed = [site.id for (_, site), equal in zip(kept, same, strict=True) if not equal]
     removed = [site.id for source_id, site in before.items() if source_id not in after]
+    unchanged = len(kept) - len(changed)
     return ChangeLog(tuple(added), tuple(changed), tuple(expired), tuple(removed), unchanged)
+
+
+def _same_content(pairs: list[tuple[Site, Site]]) -> list[bool]:
+    """:meth:`Site.same_content` of each pair, the geometries compared in one call (a re-import
+    of 100,000 sites compares 100,000 pairs)."""
+    if not pairs:
+        return []
+    old = np.asarray([a.geometry for a, _ in pairs], dtype=object)
+    new = np.asarray([b.geometry for _, b in pairs], dtype=object)
+    geometry = shapely.equals_exact(old, new, tolerance=0.0).tolist()
+    return [g and a.same_fields(b) for (a, b), g in zip(pairs, geometry, strict=True)]
 
 
 def _expired(previous: Site, site: Site, *, now: datetime, since: datetime | None) -> bool:

@@ -22,7 +22,15 @@ from citybrain.citydata.geo import buffer_m, outside_wgs84, to_wgs84
 from citybrain.citydata.mapping import Mapping
 from citybrain.citydata.model import Site, site_id
 
-__all__ = ["MISSING", "ImportResult", "Record", "build_sites", "lookup", "parse_date"]
+__all__ = [
+    "MISSING",
+    "ImportResult",
+    "Record",
+    "build_sites",
+    "lookup",
+    "parse_date",
+    "sites_from_drafts",
+]
 
 #: Shapely type ids: polygons are areas already; the rest are grown by the mapping's radius.
 _POINT, _LINE, _POLYGON, _MULTIPOINT, _MULTILINE, _MULTIPOLYGON, _COLLECTION = 0, 1, 3, 4, 5, 6, 7
@@ -57,6 +65,24 @@ def build_sites(
     problems = Problems()
     drafter = Drafter(mapping, problems)
     drafts = [drafter.draft(record) for record in records]
+    return sites_from_drafts(drafts, mapping, kind=kind, crs=crs, label=label, problems=problems)
+
+
+def sites_from_drafts(
+    drafts: list[Draft],
+    mapping: Mapping,
+    *,
+    kind: str,
+    crs: pyproj.CRS | None,
+    label: str,
+    problems: Problems | None = None,
+) -> ImportResult:
+    """:func:`build_sites` of records already drafted (with the drafting's ``problems``).
+
+    Raises:
+        SiteImportError: some record is wrong; names each (up to 20) with its field.
+    """
+    problems = problems or Problems()
     skipped = _skip_missing_geometry(drafts, mapping, problems)
     drafts = [d for d in drafts if d.geometry is not None]
     problems.raise_if_any(label)

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
+from citybrain.citydata.bulk import no_cyclic_gc
 from citybrain.citydata.footprint import footprint_pairs
 from citybrain.citydata.geo import LocalProjection, by_cell
 from citybrain.citydata.model import Site
@@ -84,6 +85,15 @@ def coverage(
         footprints: Camera key -> WGS 84 footprint (``None``: a camera without one, ignored).
         kinds: Only sites of these kinds; ``None`` = all.
     """
+    with no_cyclic_gc():  # a result per site: 100,000 of them
+        return _coverage(sites, footprints, kinds)
+
+
+def _coverage(
+    sites: Sequence[Site],
+    footprints: Mapping[Hashable, BaseGeometry | None],
+    kinds: Collection[str] | None,
+) -> CoverageReport:
     chosen = [site for site in sites if kinds is None or site.kind in kinds]
     cameras = list(footprints)
     polygons = [footprints[key] for key in cameras]

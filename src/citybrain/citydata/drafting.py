@@ -24,7 +24,7 @@ from citybrain.citydata.errors import Problems
 from citybrain.citydata.mapping import DateSpec, Mapping, template_fields
 from citybrain.citydata.model import AttributeValue
 
-__all__ = ["MISSING", "Draft", "Drafter", "Record", "lookup", "parse_date"]
+__all__ = ["MISSING", "Draft", "Drafter", "Record", "format_name", "lookup", "parse_date"]
 
 MISSING: Any = object()
 _TIME_DIRECTIVES = re.compile(r"%[HIMSXcTRp]")
@@ -154,8 +154,9 @@ class Drafter:
             return ""
         if not self._name_fields:
             return _text(lookup(fields, template))
-        values = {name: _text(lookup(fields, name)) for name in self._name_fields}
-        return _SPACES.sub(" ", template.format_map(values)).strip(" ,;-")
+        return format_name(
+            template, {name: _text(lookup(fields, name)) for name in self._name_fields}
+        )
 
     def _kept(self, record: Record) -> dict[str, AttributeValue]:
         limit = self.mapping.max_attribute_chars
@@ -199,6 +200,12 @@ class Drafter:
             self.problems.add(record.where, field, f"{value!r} is not a finite number")
             return None
         return number
+
+
+def format_name(template: str, values: dict[str, str]) -> str:
+    """A name from its template and the fields' stripped values; runs of spaces become one and
+    the separators of fields left empty are dropped from the ends."""
+    return _SPACES.sub(" ", template.format_map(values)).strip(" ,;-")
 
 
 def _text(value: Any) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 import pyproj
@@ -16,28 +18,54 @@ import shapely
 from shapely.errors import GEOSException, ShapelyError
 from shapely.geometry import shape
 
-from citybrain.citydata.convert import MISSING, ImportResult, Record, build_sites, lookup
+from citybrain.citydata.columns import Columns, draft_columns
+from citybrain.citydata.convert import (
+    MISSING,
+    ImportResult,
+    Record,
+    build_sites,
+    lookup,
+    sites_from_drafts,
+)
 from citybrain.citydata.errors import Problems, SiteImportError
 from citybrain.citydata.geo import parse_crs
 from citybrain.citydata.mapping import Mapping
 
-__all__ = ["file_crs", "parse_csv", "parse_geojson", "read_csv", "read_geojson"]
+__all__ = [
+    "file_crs",
+    "parse_csv",
+    "parse_geojson",
+    "read_csv",
+    "read_csv_columns",
+    "read_geojson",
+]
 
 
 def parse_csv(text: str, mapping: Mapping, *, kind: str, label: str) -> ImportResult:
     """Sites from CSV text with a header row (lat/lon or WKT columns, as the mapping says).
 
+    A clean file is drafted a column at a time (:func:`draft_columns`); one with something wrong
+    in it row by row, so that every problem is named with its line and field.
+
     Raises:
         SiteImportError: a column the mapping names is missing, a row is malformed, or a value
             is wrong; each problem names the line and the field.
     """
-    records = read_csv(text, mapping, label=label)
+    columns = read_csv_columns(text, mapping, label=label)
     crs = None if mapping.geometry.crs is None else parse_crs(mapping.geometry.crs)
-    return build_sites(records, mapping, kind=kind, crs=crs, label=label)
+    drafts = draft_columns(columns, mapping)
+    if drafts is None:
+        return build_sites(columns.records(), mapping, kind=kind, crs=crs, label=label)
+    return sites_from_drafts(drafts, mapping, kind=kind, crs=crs, label=label)
 
 
 def read_csv(text: str, mapping: Mapping, *, label: str) -> list[Record]:
     """The records of CSV text, each holding only the columns the mapping names."""
+    return read_csv_columns(text, mapping, label=label).records()
+
+
+def read_csv_columns(text: str, mapping: Mapping, *, label: str) -> Columns:
+    """The rows of CSV text as columns, only those the mapping names."""
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -48,24 +76,37 @@ def read_csv(text: str, mapping: Mapping, *, label: str) -> list[Record]:
     columns = [mapping.aliases.get(name.strip(), name.strip()) for name in header]
     wanted = _column_indices(columns, mapping, label)
     problems = Problems()
-    records = []
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.add(f"line {reader.line_num}", "(row)", f"not CSV: {exc}")
-            break
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue  # blank lines carry nothing
-        where = f"line {reader.line_num}"
-        if len(row) != len(columns):
-            problems.add(where, "(row)", f"{len(row)} fields, the header has {len(columns)}")
-            continue
-        records.append(Record(where, {name: row[i] for name, i in wanted.items()}))
+    # Only the mapped fields of a row are kept, as a tuple: the row's list (every column, the
+    # personal ones too) is freed at once, and 100,000 lists kept alive would make each of
+    # Python's full garbage collections during the import walk through all of them.
+    pick = _picker(list(wanted.values()))
+    picked: list[tuple[str, ...]] = []
+    where: list[str] = []
+    width = len(columns)
+    try:
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # blank lines carry nothing
+            if len(row) != width:
+                line = f"line {reader.line_num}"
+                problems.add(line, "(row)", f"{len(row)} fields, the header has {width}")
+                continue
+            picked.append(pick(row))
+            where.append(f"line {reader.line_num}")
+    except csv.Error as exc:
+        problems.add(f"line {reader.line_num}", "(row)", f"not CSV: {exc}")
     problems.raise_if_any(label)
-    return records
+    values = zip(*picked, strict=True) if picked else ([] for _ in wanted)
+    fields = {name: list(column) for name, column in zip(wanted, values, strict=True)}
+    return Columns(where, fields)
+
+
+def _picker(indices: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """A row's values at ``indices``, as a tuple (one C call per row)."""
+    if len(indices) == 1:
+        (index,) = indices
+        return lambda row: (row[index],)
+    return itemgetter(*indices)
 
 
 def _column_indices(columns: list[str], mapping: Mapping, label: str) -> dict[str, int]:

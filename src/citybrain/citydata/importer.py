@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
+from citybrain.citydata.bulk import no_cyclic_gc
 from citybrain.citydata.convert import ImportResult
 from citybrain.citydata.errors import SiteImportError
 from citybrain.citydata.formats import parse_csv, parse_geojson
@@ -117,7 +118,8 @@ def import_text(
         raise SiteImportError(label, [problem])
     fmt = fmt or detect_format(label, text, mapping)
     parse = parse_geojson if fmt == "geojson" else parse_csv
-    return parse(text, mapping, kind=kind, label=label)
+    with no_cyclic_gc():
+        return parse(text, mapping, kind=kind, label=label)
 
 
 def import_bytes(

@@ -113,6 +113,12 @@ class Site:
 
     def same_content(self, other: Site) -> bool:
         """Whether ``other`` says the same (for change logs): every field, geometry exactly."""
+        return self.same_fields(other) and bool(
+            shapely.equals_exact(self.geometry, other.geometry, tolerance=0.0)
+        )
+
+    def same_fields(self, other: Site) -> bool:
+        """:meth:`same_content` but for the geometry (which many sites compare at once)."""
         return (
             self.id == other.id
             and self.kind == other.kind
@@ -120,10 +126,15 @@ class Site:
             and self.radius_m == other.radius_m
             and self.valid_from == other.valid_from
             and self.valid_to == other.valid_to
-            and dict(self.attributes) == dict(other.attributes)
+            and _same_mapping(self.attributes, other.attributes)
             and self.key_attributes == other.key_attributes
-            and bool(shapely.equals_exact(self.geometry, other.geometry, tolerance=0.0))
         )
+
+
+def _same_mapping(a: Mapping[str, AttributeValue], b: Mapping[str, AttributeValue]) -> bool:
+    if type(a) is dict and type(b) is dict:  # as they nearly always are: no copies to compare
+        return a == b
+    return dict(a) == dict(b)
 
 
 def active_sites(sites: Iterable[Site], at: datetime) -> list[Site]:

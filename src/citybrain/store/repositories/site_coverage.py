@@ -19,7 +19,13 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
-from citybrain.citydata import CoverageReport, KindCoverage, SiteCoverage, coverage
+from citybrain.citydata import (
+    CoverageReport,
+    KindCoverage,
+    SiteCoverage,
+    coverage,
+    no_cyclic_gc,
+)
 from citybrain.store.repositories.site_rows import site_select, sites_from_rows
 from citybrain.store.schema import sites
 from citybrain.store.types import ewkb_hexes, utc
@@ -66,6 +72,18 @@ def site_coverage(
     Args:
         geometry: compute each site's uncovered part (else it is an empty polygon).
     """
+    with no_cyclic_gc():  # a result per site: 100,000 of them
+        return _site_coverage(session, footprints, kinds=kinds, at=at, geometry=geometry)
+
+
+def _site_coverage(
+    session: Session,
+    footprints: Mapping[Hashable, BaseGeometry | None],
+    *,
+    kinds: Collection[str] | None,
+    at: datetime,
+    geometry: bool,
+) -> CoverageReport:
     present = {key: shape for key, shape in footprints.items() if shape is not None}
     if session.get_bind().dialect.name != "postgresql":
         query = _select_sites(session, kinds, at)

@@ -18,7 +18,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
-from citybrain.citydata import CoverageReport, Site
+from citybrain.citydata import CoverageReport, Site, no_cyclic_gc
 from citybrain.records.site import SiteAction, SiteChange, SiteImport, SiteRecord
 from citybrain.store.repositories.site_coverage import site_coverage
 from citybrain.store.repositories.site_rows import site_select, sites_from_rows
@@ -63,10 +63,11 @@ class SiteRepo:
         skipped: int = 0,
     ) -> ImportOutcome:
         """Make ``sites`` the source's sites; the change log and the import's row with them."""
-        return replace_source(
-            self._session, source=source, new=sites, now=now, by=by, label=label,
-            merged=merged, skipped=skipped,
-        )  # fmt: skip
+        with no_cyclic_gc():  # 100,000 sites read back, compared and written
+            return replace_source(
+                self._session, source=source, new=sites, now=now, by=by, label=label,
+                merged=merged, skipped=skipped,
+            )  # fmt: skip
 
     def record_refused(
         self, *, source: str, now: datetime, by: str | None, label: str, problems: Sequence[str]
