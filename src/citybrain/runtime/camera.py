@@ -154,12 +154,12 @@ class CameraRunner:
             self._totals = self._totals.add(0, 1)  # reopening the source is a reconnection
         self._sessions += 1
         try:
-            self._reader = Reader(self.command.source, self._reader_options())
+            self._reader = Reader(self.command.read_source, self._reader_options())
             self._loop = FrameLoop(
                 self._reader, self._pipeline, self._sink, stop=self._stop, mark_ends=True
             )
             if self._loop.run() is LoopEnd.ENDED:
-                self._note_error(f"{redact_url(self.command.source)}: end of file")
+                self._note_error(f"{redact_url(self.command.read_source)}: end of file")
             frames = self._loop.frames
         except (CitybrainError, OSError) as exc:
             self._note_error(str(exc))
@@ -234,5 +234,5 @@ class CameraRunner:
         self._reader_error = None
 
     def _note_error(self, message: str) -> None:
-        self._error = redact_text(message, self.command.source)
+        self._error = redact_text(message, self.command.read_source)
         log.warning("camera %d: %s", self.camera_id, self._error)

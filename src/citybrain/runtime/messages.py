@@ -52,6 +52,8 @@ class StartCamera:
             worker uses it as it is).
         realtime: pace a file source like a camera (demo cameras).
         loop: replay a file source forever (demo cameras).
+        analysis_source: a second stream of the camera (a substream) to analyse instead of
+            ``source``, credentials included; live frames are then frames of it.
     """
 
     camera_id: int
@@ -59,6 +61,12 @@ class StartCamera:
     config: CameraConfig
     realtime: bool = True
     loop: bool = False
+    analysis_source: str | None = None
+
+    @property
+    def read_source(self) -> str:
+        """The stream the worker decodes and analyses."""
+        return self.analysis_source or self.source
 
 
 @dataclass(frozen=True, slots=True)

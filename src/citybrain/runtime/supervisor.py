@@ -303,12 +303,14 @@ class Supervisor:
             if camera is None or not camera.enabled:
                 return None, None
             name, source, config = camera.name, camera.source, dict(camera.config)
+            analysis = camera.analysis_source
         self._site_update(camera)
         try:
             if self._check_source is not None:
                 # Again at every plan: a name may resolve elsewhere than when it was stored.
                 source = self._check_source(source)
-            return plan_camera(camera_id, name, source, config), None
+                analysis = None if analysis is None else self._check_source(analysis)
+            return plan_camera(camera_id, name, source, config, analysis), None
         except (ConfigError, SourceError) as exc:
             log.error("camera %d not started: %s", camera_id, exc)
             return None, str(exc)

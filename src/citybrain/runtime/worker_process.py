@@ -169,7 +169,7 @@ class Worker:
         try:
             vision = self.pool.vision(command.config)
         except CitybrainError as exc:
-            error = redact_text(str(exc), command.source)
+            error = redact_text(redact_text(str(exc), command.source), command.read_source)
             log.error("camera %d cannot start: %s", command.camera_id, error)
             self.outbox.send(HealthMessage(offline_health(command.camera_id, error)))
             return
