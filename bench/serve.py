@@ -27,6 +27,8 @@ live-hub subscriber, which is what ``/api/events/stream`` sends, and (b) in the 
 (polled every 50 ms). Memory is read from ``/proc`` (RSS and PSS) for the server process and
 each worker, after every step and in the hold. ``--viewers N`` makes the first N cameras
 watched live (as an open live stream would), which is what makes a camera render live frames.
+``--substream 640`` gives every camera an analysis source: the same loop at 640x360 (the 720p
+loop stays its viewing source), as a camera's substream would be.
 """
 
 from __future__ import annotations
@@ -273,10 +275,12 @@ def measure(
     return Step(len(ids), fps, dropped, TARGET_FPS * seconds * len(ids), memory)
 
 
-def add_camera(store: Store, index: int, source: Path) -> int:
+def add_camera(store: Store, index: int, source: Path, substream: Path | None) -> int:
     with store.session() as session:
         repo = CameraRepo(session)
         fields = CameraFields(name=f"bench-{index}", source=str(source), config=CONFIG)
+        if substream is not None:  # only then: older versions had no such field
+            fields = fields.model_copy(update={"analysis_source": str(substream)})
         return repo.create(fields).id
 
 
@@ -329,8 +333,8 @@ class Server:
 
         return receive
 
-    def add(self, clip: Path) -> None:
-        self.ids.append(add_camera(self.store, len(self.ids), clip))
+    def add(self, clip: Path, substream: Path | None) -> None:
+        self.ids.append(add_camera(self.store, len(self.ids), clip, substream))
         self.supervisor.sync(self.ids[-1])
         if self.viewers and len(self.ids) <= self.viewers:
             self.supervisor.demand_changed()
@@ -345,11 +349,13 @@ class Server:
         self.store.close()
 
 
-def ramp(args: argparse.Namespace, server: Server, clip: Path) -> list[Step]:
+def ramp(
+    args: argparse.Namespace, server: Server, clip: Path, substream: Path | None
+) -> list[Step]:
     steps: list[Step] = []
     deadline = time.monotonic() + args.budget
     while len(server.ids) < args.max_cameras and time.monotonic() < deadline:
-        server.add(clip)
+        server.add(clip, substream)
         step = measure(server.health, server.ids, args.settle, args.seconds, server.supervisor)
         steps.append(step)
         print(step.line(), flush=True)
@@ -404,6 +410,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=270.0, help="seconds for the whole ramp")
     parser.add_argument("--viewers", type=int, default=0, help="cameras watched live")
     parser.add_argument(
+        "--substream", type=int, default=0, help="width of an analysis source (0: none)"
+    )
+    parser.add_argument(
         "--hold", type=float, default=30.0, help="seconds held at the sustained count"
     )
     args = parser.parse_args()
@@ -415,10 +424,15 @@ def main() -> None:
         began = time.monotonic()
         clip = upscale(samples / CLIP, Path(tmp) / "loop-720p.mp4")
         print(f"720p loop made in {time.monotonic() - began:.1f} s: {clip.name}", flush=True)
+        substream = None
+        if args.substream:
+            width, height = args.substream, args.substream * 9 // 16 // 2 * 2
+            substream = upscale(samples / CLIP, Path(tmp) / "sub.mp4", width, height)
+            print(f"analysis source: the loop at {width}x{height}", flush=True)
         server = Server(args, Path(tmp) / "data")
         server.supervisor.start()
         try:
-            steps = ramp(args, server, clip)
+            steps = ramp(args, server, clip, substream)
             hold(args, server, steps)
         finally:
             server.close()
@@ -428,6 +442,7 @@ def main() -> None:
         f"RESULT: {sustained} camera(s) of 1280x720 at {TARGET_FPS:.0f} analysed fps sustained "
         f"by one server with {args.workers} worker process(es) on {os.cpu_count()} CPUs, "
         f"{args.viewers} watched live"
+        + (f", analysing a {args.substream}-wide substream" if args.substream else "")
     )
 
 
