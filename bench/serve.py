@@ -46,7 +46,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import av
 from sqlalchemy import text
@@ -238,6 +237,7 @@ class Step:
     dropped: int
     expected_frames: float
     memory: Memory | None = None
+    window: tuple[float, float] = (0.0, 0.0)  # POSIX times measured
 
     @property
     def passed(self) -> bool:
@@ -272,7 +272,9 @@ def measure(
         fps[camera_id] = statistics.mean(h.fps_analysed for h in reports)
         dropped += reports[-1].frames_dropped - reports[0].frames_dropped
     memory = Memory.now(supervisor)
-    return Step(len(ids), fps, dropped, TARGET_FPS * seconds * len(ids), memory)
+    return Step(
+        len(ids), fps, dropped, TARGET_FPS * seconds * len(ids), memory, (start, time.time())
+    )
 
 
 def add_camera(store: Store, index: int, source: Path, substream: Path | None) -> int:
@@ -372,11 +374,30 @@ def percentiles(values: list[float]) -> str:
     return f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {values[-1] * 1000:.0f} ms"
 
 
-def hold(args: argparse.Namespace, server: Server, steps: list[Step]) -> dict[str, Any]:
+def latencies(server: Server, since: float, until: float, what: str) -> None:
+    for where in ("hub", "store"):
+        values = server.latency.seconds(where, since, until)
+        print(
+            f"alert latency, capture -> {where} ({what}): {percentiles(values)} "
+            f"({len(values)} starts)"
+        )
+
+
+def hold(args: argparse.Namespace, server: Server, steps: list[Step]) -> None:
     """Back at the sustained count, measure alert latency and memory for ``--hold`` seconds."""
     sustained = max((s.cameras for s in steps if s.passed), default=0)
-    if not sustained or args.hold <= 0:
-        return {}
+    if not sustained:
+        return
+    best = next(s for s in steps if s.cameras == sustained)
+    latencies(server, *best.window, f"the ramp's {sustained}-camera step")
+    first = steps[0].memory
+    if best.memory is not None and first is not None:
+        print(best.memory.line(sustained))
+        if sustained > 1:
+            slope = (best.memory.total_pss - first.total_pss) / (sustained - 1)
+            print(f"memory per added camera (PSS, 1 -> {sustained} cameras): {slope:.0f} MiB")
+    if args.hold <= 0:
+        return
     extra = server.ids[sustained:]
     if extra:
         disable(server.store, server.supervisor, extra)
@@ -387,18 +408,7 @@ def hold(args: argparse.Namespace, server: Server, steps: list[Step]) -> dict[st
     since = began + args.settle
     print(f"hold at {sustained} cameras for {args.hold:.0f} s: {step.line()}", flush=True)
     time.sleep(1.0)  # the last starts of the window reach the store
-    results: dict[str, Any] = {"cameras": sustained, "passed": step.passed}
-    for where in ("hub", "store"):
-        values = server.latency.seconds(where, since, ended)
-        results[where] = values
-        print(f"alert latency, capture -> {where}: {percentiles(values)} ({len(values)} starts)")
-    assert step.memory is not None
-    print(step.memory.line(sustained))
-    first = steps[0].memory
-    if first is not None and sustained > 1:
-        slope = (step.memory.total_pss - first.total_pss) / (sustained - 1)
-        print(f"memory per added camera (PSS, 1 -> {sustained} cameras): {slope:.0f} MiB")
-    return results
+    latencies(server, since, ended, f"held at {sustained}")
 
 
 def main() -> None:
