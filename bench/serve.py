@@ -53,7 +53,13 @@ from sqlalchemy import text
 from citybrain.core.events import EventPhase
 from citybrain.records import CameraFields
 from citybrain.runtime.camera import RunnerOptions
-from citybrain.runtime.messages import CameraHealth, EventMessage, HealthMessage, WorkerMessage
+from citybrain.runtime.messages import (
+    CameraHealth,
+    EventMessage,
+    HealthMessage,
+    WorkerMessage,
+    WorkerStats,
+)
 from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
 from citybrain.runtime.worker_process import WorkerOptions
 from citybrain.services.hub import LiveHub
@@ -238,6 +244,7 @@ class Step:
     expected_frames: float
     memory: Memory | None = None
     window: tuple[float, float] = (0.0, 0.0)  # POSIX times measured
+    live_fps: float | None = None  # live frames rendered per second per watched camera
 
     @property
     def passed(self) -> bool:
@@ -249,6 +256,8 @@ class Step:
         rates = " ".join(f"{v:.2f}" for v in self.fps.values())
         verdict = "ok" if self.passed else "FAIL"
         pss = f", PSS {self.memory.total_pss:.0f} MiB" if self.memory is not None else ""
+        if self.live_fps is not None:
+            pss += f", live {self.live_fps:.2f} fps per watched camera"
         return (
             f"{self.cameras:2d} cameras: min {min(self.fps.values(), default=0):.2f} fps, "
             f"dropped {self.dropped} of ~{self.expected_frames:.0f} [{verdict}]{pss}  "
@@ -257,11 +266,21 @@ class Step:
 
 
 def measure(
-    log: HealthLog, ids: list[int], settle: float, seconds: float, supervisor: Supervisor
+    log: HealthLog,
+    ids: list[int],
+    settle: float,
+    seconds: float,
+    supervisor: Supervisor,
+    live: tuple[Callable[[], int], int] | None = None,
 ) -> Step:
+    """``live``: the workers' live frames so far, and how many cameras are watched."""
     time.sleep(settle)
     start = time.time()
+    rendered = live[0]() if live is not None else 0
     time.sleep(seconds)
+    live_fps = None
+    if live is not None and live[1]:
+        live_fps = (live[0]() - rendered) / (time.time() - start) / live[1]
     fps: dict[int, float] = {}
     dropped = 0
     for camera_id in ids:
@@ -273,8 +292,9 @@ def measure(
         dropped += reports[-1].frames_dropped - reports[0].frames_dropped
     memory = Memory.now(supervisor)
     return Step(
-        len(ids), fps, dropped, TARGET_FPS * seconds * len(ids), memory, (start, time.time())
-    )
+        len(ids), fps, dropped, TARGET_FPS * seconds * len(ids), memory, (start, time.time()),
+        live_fps,
+    )  # fmt: skip
 
 
 def add_camera(store: Store, index: int, source: Path, substream: Path | None) -> int:
@@ -309,6 +329,7 @@ class Server:
         )  # fmt: skip
         self.ids: list[int] = []
         self.viewers = args.viewers
+        self._live_frames: dict[int, int] = {}  # worker slot -> live frames it rendered
         options = SupervisorOptions(
             workers=args.workers,
             worker=WorkerOptions(runner=RunnerOptions(live_fps=2.0), log_level=logging.WARNING),
@@ -331,9 +352,15 @@ class Server:
         def receive(message: WorkerMessage) -> None:
             self.latency(message)  # before the router: the capture time is known first
             self.health(message)
+            if isinstance(message, WorkerStats):
+                self._live_frames[message.worker] = getattr(message, "live_frames", 0)
             router.handle(message)
 
         return receive
+
+    def live(self, cameras: int) -> tuple[Callable[[], int], int]:
+        """What :func:`measure` needs to count the live frames of the watched cameras."""
+        return (lambda: sum(self._live_frames.values())), min(self.viewers, cameras)
 
     def add(self, clip: Path, substream: Path | None) -> None:
         self.ids.append(add_camera(self.store, len(self.ids), clip, substream))
@@ -358,7 +385,10 @@ def ramp(
     deadline = time.monotonic() + args.budget
     while len(server.ids) < args.max_cameras and time.monotonic() < deadline:
         server.add(clip, substream)
-        step = measure(server.health, server.ids, args.settle, args.seconds, server.supervisor)
+        step = measure(
+            server.health, server.ids, args.settle, args.seconds, server.supervisor,
+            server.live(len(server.ids)),
+        )  # fmt: skip
         steps.append(step)
         print(step.line(), flush=True)
         if not step.passed:
@@ -403,7 +433,9 @@ def hold(args: argparse.Namespace, server: Server, steps: list[Step]) -> None:
         disable(server.store, server.supervisor, extra)
     running = server.ids[:sustained]
     began = time.time()
-    step = measure(server.health, running, args.settle, args.hold, server.supervisor)
+    step = measure(
+        server.health, running, args.settle, args.hold, server.supervisor, server.live(sustained)
+    )
     ended = time.time()
     since = began + args.settle
     print(f"hold at {sustained} cameras for {args.hold:.0f} s: {step.line()}", flush=True)

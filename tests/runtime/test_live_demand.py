@@ -3,7 +3,9 @@ only while the server says someone watches it, and never on the analysis thread.
 
 from __future__ import annotations
 
+import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -177,3 +179,20 @@ def test_the_demand_goes_out_when_it_changes_and_is_renewed_while_it_holds() -> 
     assert gone is not None and gone.camera_ids == ()
     with pytest.raises(ValueError, match="renew"):
         DemandLease(lambda: watched, lease=1.0, renew=1.0)
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="threads have nice values on Linux"
+)
+def test_the_render_thread_yields_to_the_analysis_threads() -> None:
+    renderer = LiveRenderer(Outbox(queue.Queue(), queue.Queue()), niceness=7)
+    try:
+        tid = renderer._thread.native_id
+        assert tid is not None
+        deadline = time.monotonic() + 5
+        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        while os.getpriority(os.PRIO_PROCESS, tid) != min(mine + 7, 19):
+            assert time.monotonic() < deadline, "the render thread kept its priority"
+            time.sleep(0.01)
+    finally:
+        renderer.close()

@@ -17,7 +17,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -38,6 +41,9 @@ class LiveRenderer:
     Args:
         outbox: where the JPEGs go (the lossy way).
         quality: JPEG quality of live frames.
+        niceness: how much lower than the analysis threads' the render thread's scheduling
+            priority is (Linux: its own nice value): when the cores are short, live frames
+            come more slowly (their slots keep the newest) rather than analysis falling behind.
 
     Attributes:
         rendered: live frames rendered and sent so far.
@@ -45,9 +51,10 @@ class LiveRenderer:
             rendered (the renderer fell behind).
     """
 
-    def __init__(self, outbox: Outbox, *, quality: int = 70) -> None:
+    def __init__(self, outbox: Outbox, *, quality: int = 70, niceness: int = 10) -> None:
         self._outbox = outbox
         self._quality = quality
+        self._niceness = niceness
         self._cond = threading.Condition()
         self._slots: dict[int, AnalysedFrame] = {}  # camera id -> newest frame not yet rendered
         self._watched: frozenset[int] = frozenset()
@@ -105,6 +112,7 @@ class LiveRenderer:
             return camera_id, self._slots.pop(camera_id)
 
     def _run(self) -> None:
+        _lower_priority(self._niceness)
         while (item := self._next()) is not None:
             camera_id, frame = item
             try:
@@ -115,6 +123,16 @@ class LiveRenderer:
             self._outbox.send(FrameMessage(camera_id, jpeg, frame.timestamp))
             with self._cond:
                 self.rendered += 1
+
+
+def _lower_priority(niceness: int) -> None:
+    """Raise the calling thread's nice value by ``niceness`` (Linux, where a thread has one of
+    its own; elsewhere it would renice the whole process, so nothing is done there)."""
+    if not niceness or not sys.platform.startswith("linux"):
+        return
+    tid = threading.get_native_id()
+    with contextlib.suppress(OSError):  # a limit on nice values: render at the same priority
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + niceness)
 
 
 class DemandLease:
