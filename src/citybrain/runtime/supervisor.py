@@ -422,10 +422,9 @@ class Supervisor:
         demand = None if self._demand is None else self._demand.due()
         if demand is None:
             return
-        for index in range(len(self._slots)):
-            handle = self._slots[index].handle
-            if handle is not None and handle.alive:
-                handle.send(demand)
+        for slot in self._slots:
+            if slot.handle is not None and slot.handle.alive:
+                slot.handle.send(demand)
 
     # --- workers ---------------------------------------------------------------------------
 
