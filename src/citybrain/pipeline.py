@@ -193,7 +193,7 @@ def tracked_groups(config: CameraConfig) -> tuple[tuple[int, ...], ...]:
 
 def anonymiser_settings(section: AnonymiseSection) -> AnonymiserConfig:
     """The anonymiser's settings from a validated config section."""
-    return AnonymiserConfig(face_threshold=section.face_threshold)
+    return AnonymiserConfig(face_threshold=section.face_threshold, face_search=section.face_search)
 
 
 def motion_settings(section: MotionSection) -> MotionConfig:

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from citybrain.api.main import create_app
 from citybrain.config.server import ServerSettings
 from citybrain.services import Services
+from citybrain.services.hub import LiveHub
 from citybrain.store import Store
 
 # pytest runs with --import-mode=importlib, which leaves sys.path alone: tests/ holds the shared
@@ -41,7 +42,8 @@ def cameras() -> RecordingCameras:
 @pytest.fixture
 def services(store: Store, cameras: RecordingCameras, tmp_path: Path) -> Services:
     settings = ServerSettings(data_dir=tmp_path / "data", token_hours=1.0, live_fps=15.0)
-    return Services.of(settings, store, cameras)
+    # No camera runtime here: a frame request waits only a moment for a frame that never comes.
+    return Services.of(settings, store, cameras, hub=LiveHub(frame_wait_s=0.3))
 
 
 @pytest.fixture

@@ -166,3 +166,27 @@ def test_a_user_limited_to_cameras_sees_nothing_of_the_others(
     created = _create(client, supervisor, name="new")
     assert created.status_code == 403 and "limited to some cameras" in created.json()["detail"]
     assert world.services.cameras.synced == [mine]  # type: ignore[attr-defined]
+
+
+def test_an_analysis_source_is_stored_redacted_in_views_and_cleared_with_null(
+    client: TestClient, world: World
+) -> None:
+    admin = world.user("root", Role.ADMIN)
+    sub = f"rtsp://admin:{SECRET}@10.1.2.3:554/stream2"
+    created = _create(client, admin, analysis_source=sub)
+    assert created.status_code == 201, created.text
+    camera = created.json()
+    assert camera["analysis_source"] == "rtsp://***:***@10.1.2.3:554/stream2"
+    assert SECRET not in created.text
+    shown = client.get(f"/api/cameras/{camera['id']}", headers=admin)
+    assert shown.json()["analysis_source"] == camera["analysis_source"]
+    assert SECRET not in shown.text and SECRET not in client.get("/api/cameras", headers=admin).text
+    with world.store.session() as session:
+        stored = CameraRepo(session).get(camera_id=camera["id"])
+        assert stored is not None and stored.analysis_source == sub
+    assert _create(client, admin, name="x", analysis_source="ftp://h/x").status_code == 422
+    cleared = client.patch(
+        f"/api/cameras/{camera['id']}", json={"analysis_source": None}, headers=admin
+    )
+    assert cleared.status_code == 200 and cleared.json()["analysis_source"] is None
+    assert world.services.cameras.synced[-1] == camera["id"]  # the runtime reads it again

@@ -80,6 +80,17 @@ def test_a_limited_supervisor_cannot_repoint_a_camera(client: TestClient, world:
         "new": "rtsp://***:***@10.0.0.30/main",
     }
     assert "pw2" not in json.dumps(world.audit_actions("camera.update"), default=str)
+    # The analysis source is a source too (issue 15): the same limits, the same redaction.
+    sub = {"analysis_source": "rtsp://10.9.9.9/secret-feed"}
+    moved = client.patch(f"/api/cameras/{mine}", json=sub, headers=limited)
+    assert moved.status_code == 403 and "analysis source" in moved.json()["detail"]
+    sub = {"analysis_source": "rtsp://viewer:pw3@10.0.0.30/sub"}
+    assert client.patch(f"/api/cameras/{mine}", json=sub, headers=boss).is_success
+    [entry] = [e for e in world.audit_actions("camera.update") if "analysis_source" in e["detail"]]
+    assert entry["detail"]["analysis_source"] == {
+        "old": None, "new": "rtsp://***:***@10.0.0.30/sub"
+    }  # fmt: skip
+    assert "pw3" not in json.dumps(world.audit_actions("camera.update"), default=str)
 
 
 @pytest.mark.parametrize(
@@ -103,6 +114,13 @@ def test_sources_outside_the_policy_are_refused(
     assert "root:" not in error["msg"] and "PATH=" not in error["msg"]
     camera = world.camera("probe-target")
     patch = client.patch(f"/api/cameras/{camera}", json={"source": source}, headers=admin)
+    assert patch.status_code == 422
+    # An analysis source (issue 15) is held to the same policy, and named as itself.
+    body = {"name": "probe", "source": "rtsp://10.0.0.20/main", "analysis_source": source}
+    response = client.post("/api/cameras", json=body, headers=admin)
+    assert response.status_code == 422, response.text
+    assert [e["loc"] for e in response.json()["detail"]] == [["body", "analysis_source"]]
+    patch = client.patch(f"/api/cameras/{camera}", json={"analysis_source": source}, headers=admin)
     assert patch.status_code == 422
 
 

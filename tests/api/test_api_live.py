@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -228,3 +228,52 @@ def test_audit_trail_is_for_auditors_and_filters(client: TestClient, world: Worl
     limited = world.user("alex", Role.AUDITOR, cameras=(mine,))
     seen = client.get("/api/audit", params={"action": "frame.read"}, headers=limited).json()
     assert [e["camera_id"] for e in seen["items"]] == [mine]
+
+
+def _until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_video_requests_make_their_camera_watched_and_get_fresh_frames(
+    client: TestClient, world: World
+) -> None:
+    gate, yard, dock = world.camera("gate"), world.camera("yard"), world.camera("dock")
+    ann = world.user("ann", Role.OPERATOR, cameras=(gate, yard, dock))
+    hub = world.services.hub
+    told: list[frozenset[int]] = []
+
+    def camera_runtime() -> None:
+        """What a server's workers do when told: render a frame of each newly watched camera."""
+        watched = hub.watched()
+        fresh = watched - (told[-1] if told else frozenset())
+        told.append(watched)
+        for camera_id in fresh:
+            frame = FrameMessage(camera_id=camera_id, jpeg=_jpeg(200), timestamp=2.0)
+            threading.Timer(0.1, hub.set_frame, (frame,)).start()
+
+    hub.on_demand_change(camera_runtime)
+    stale = _jpeg(10)
+    for camera_id in (gate, yard, dock):
+        hub.set_frame(FrameMessage(camera_id=camera_id, jpeg=stale, timestamp=1.0))
+    assert hub.watched() == frozenset()
+
+    # Nobody watched the gate: its last frame may be old, so the request waits for a new one.
+    response = client.get(f"/api/cameras/{gate}/frame.jpg", headers=ann)
+    assert response.status_code == 200 and response.content == _jpeg(200)
+    assert told == [frozenset({gate})] and hub.watching(gate)  # for a while after the request
+
+    with client.stream("GET", f"/api/cameras/{yard}/live.mjpeg", headers=ann) as stream:
+        assert stream.status_code == 200
+        assert _read_part(stream.iter_bytes(), bytearray()) == _jpeg(200)
+        assert hub.watched() == {gate, yard}
+    _until(lambda: not hub.watching(yard), "the closed MJPEG stream still watches its camera")
+
+    with client.stream("GET", f"/api/live/wall.mjpeg?camera={dock}", headers=ann) as wall:
+        assert wall.status_code == 200
+        assert hub.watching(dock)
+        assert _read_part(wall.iter_bytes(), bytearray())  # the stale frame, then fresh ones
+    _until(lambda: not hub.watching(dock), "the closed wall still watches its camera")
+    assert told[-1] == frozenset({gate})  # told each time the watched cameras changed

@@ -211,3 +211,28 @@ def test_camera_sources_follow_the_servers_source_policy(settings_file: Path) ->
     assert run(settings_file, "camera", "add", "gate", "/videos/../videos/gate.mp4")[0] == 0
     code, output = run(settings_file, "camera", "edit", "gate", "--source", "/etc/shadow")
     assert code == 2 and "media root" in output
+
+
+def test_camera_analysis_source_is_added_changed_cleared_and_policed(
+    store: Store, settings_file: Path
+) -> None:
+    sub = "rtsp://viewer:secret@10.0.0.7/sub"
+    code, output = run(settings_file, "camera", "add", "gate", "rtsp://viewer:secret@10.0.0.7/main",
+                       "--analysis-source", sub)  # fmt: skip
+    assert code == 0, output
+    assert "secret" not in output and "(analyses rtsp://***:***@10.0.0.7/sub)" in output
+    with store.session() as session:
+        camera = CameraRepo(session).by_name(name="gate")
+    assert camera is not None and camera.analysis_source == sub
+    code, output = run(settings_file, "camera", "edit", "gate", "--analysis-source", "/etc/shadow")
+    assert code == 2 and "media root" in output, output
+    code, output = run(settings_file, "camera", "edit", "gate", "--analysis-source", "")
+    assert code == 0 and "changed: analysis_source" in output, output
+    with store.session() as session:
+        cleared = CameraRepo(session).by_name(name="gate")
+    assert cleared is not None and cleared.analysis_source is None
+    code, output = run(settings_file, "camera", "edit", "gate", "--fov", "40")  # source unchanged
+    assert code == 0 and "changed: fov_deg" in output, output
+    code, output = run(settings_file, "camera", "add", "yard", "/videos/gate.mp4",
+                       "--analysis-source", "http://169.254.169.254/x")  # fmt: skip
+    assert code == 2 and "refused" in output, output

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import httpx
 import numpy as np
 import psycopg
 import pytest
@@ -73,6 +74,28 @@ def check_operator_sees_only(
         assert [c["id"] for c in operator.get("/api/cameras").json()["items"]] == [camera_id]
         listed = operator.get("/api/events", params={"camera": hidden_camera})
         assert listed.json()["items"] == []
+
+
+def live_frames_rendered(client: httpx.Client) -> float:
+    """Live frames the server's workers rendered so far (``/metrics``)."""
+    text = client.get("/metrics").text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("citybrain_live_frames_total{")
+    )
+
+
+def check_live_frames_only_when_asked(client: httpx.Client, camera_id: int) -> None:
+    """Nobody watched the camera: it rendered no live frame; a frame request makes it render."""
+    time.sleep(1.5)  # a worker report (one a second) after the camera analysed for a while
+    assert live_frames_rendered(client) == 0
+    frame = client.get(f"/api/cameras/{camera_id}/frame.jpg")
+    assert frame.status_code == 200 and is_jpeg(frame.content) is not None
+    deadline = time.monotonic() + 10
+    while live_frames_rendered(client) < 2:
+        assert time.monotonic() < deadline, "the frame request made the camera render nothing"
+        time.sleep(0.5)
 
 
 def check_snapshot_reads_audited(
@@ -156,6 +179,7 @@ def test_camera_events_snapshots_permissions_and_audit(
         assert picture.headers["content-type"] == "image/jpeg"
         assert is_jpeg(picture.content) == (480, 270)
     assert admin.get(f"/api/cameras/{dock}").json()["health"]["online"] is True
+    check_live_frames_only_when_asked(admin, dock)
 
     check_operator_sees_only(server, "op", yard, hidden_camera=dock, hidden_event=event_id)
     check_snapshot_reads_audited(server, event_id, camera_id=dock, reads=2)

@@ -19,6 +19,7 @@ from citybrain.ingest import Reader, ReaderOptions
 from citybrain.pipeline import MOTION_WIDTH, CameraPipeline, Vision
 from citybrain.runtime.camera_sink import OutboxSink
 from citybrain.runtime.health import HealthMeter, SourceTotals
+from citybrain.runtime.live import LiveRenderer
 from citybrain.runtime.loop import FrameLoop, LoopEnd
 from citybrain.runtime.messages import CountMessage, EventMessage, FrameMessage, WorkerMessage
 from citybrain.runtime.outbox import Outbox
@@ -150,16 +151,19 @@ def test_the_outbox_sink_sends_events_snapshots_counts_and_live_frames(
     lossy: queue.Queue[WorkerMessage] = queue.Queue()
     ticks: list[float] = []
     meter = HealthMeter(3)
+    outbox = Outbox(reliable, lossy)
+    live = LiveRenderer(outbox)
+    live.demand((3,), until=time.time() + 600)  # someone watches camera 3
     sink = OutboxSink(
-        3, Outbox(reliable, lossy), meter, lambda: ticks.append(time.monotonic()),
-        live_fps=2.0, live_quality=70,
-    )  # fmt: skip
+        3, outbox, meter, lambda: ticks.append(time.monotonic()), live_fps=2.0, live=live
+    )
     started = time.monotonic()
     frames = loop(samples_dir, vision, sink)
     frames.run()
     seconds = time.monotonic() - started
+    live.close()  # the frame it was rendering is sent first
     up = [reliable.get_nowait() for _ in range(reliable.qsize())]
-    live = [lossy.get_nowait() for _ in range(lossy.qsize())]
+    frames_up = [lossy.get_nowait() for _ in range(lossy.qsize())]
     sent = [m for m in up if isinstance(m, EventMessage | CountMessage)]
     assert len(sent) == len(up), "only events and counts go the reliable way"
     assert {m.camera_id for m in sent} == {3}
@@ -171,8 +175,8 @@ def test_the_outbox_sink_sends_events_snapshots_counts_and_live_frames(
     assert snapshot is not None and snapshot.shape == (270, 480, 3)
     assert all(m.snapshot_jpeg is None for m in events if m.update.phase != EventPhase.START)
     # Live frames at most twice a second of wall time (the clip is read as fast as it decodes).
-    assert all(isinstance(m, FrameMessage) for m in live)
-    assert 1 <= len(live) <= 2 * seconds + 1
+    assert all(isinstance(m, FrameMessage) and m.camera_id == 3 for m in frames_up)
+    assert 1 <= len(frames_up) <= 2 * seconds + 1 and live.rendered == len(frames_up)
     assert len(ticks) >= frames.frames  # idle after every frame: health is sent when due
     health = meter.measure(None, detector_dropped=0, totals=SourceTotals(), error=None)
     assert health.fps_analysed > 0

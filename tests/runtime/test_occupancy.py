@@ -75,7 +75,7 @@ def test_a_worker_walking_into_the_zones_of_the_clip_is_counted(
     lossy: queue.Queue[WorkerMessage] = queue.Queue()
     sink = OutboxSink(
         3, Outbox(reliable, lossy), HealthMeter(3), lambda: None, live_fps=0.01,
-        live_quality=70, occupancy=OccupancyMeter(3, CONFIG, every=3600),
+        live=None, occupancy=OccupancyMeter(3, CONFIG, every=3600),
     )  # fmt: skip
     reader = Reader(str(samples_dir / CLIP), ReaderOptions(fps=5, thumbnail_width=MOTION_WIDTH))
     FrameLoop(reader, lambda origin: CameraPipeline(CONFIG, vision, wall_origin=origin), sink).run()

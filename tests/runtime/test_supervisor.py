@@ -65,17 +65,25 @@ def health_of(
 
 
 @pytest.fixture
-def supervisor(models: Path, store: Store, recorder: Any) -> Iterator[Supervisor]:
+def watched() -> set[int]:
+    """The cameras someone watches live (what the live hub tells a server's supervisor)."""
+    return set()
+
+
+@pytest.fixture
+def supervisor(
+    models: Path, store: Store, recorder: Any, watched: set[int]
+) -> Iterator[Supervisor]:
     # Workers a little nicer than the server, as `citybrain serve` starts them.
     options = SupervisorOptions(workers=1, worker=WorkerOptions(niceness=NICENESS))
-    supervisor = Supervisor(store, recorder, options)
+    supervisor = Supervisor(store, recorder, options, watched=lambda: watched)
     yield supervisor
     supervisor.close()
 
 
 def test_camera_runs_sends_typed_messages_and_stops(
     supervisor: Supervisor, recorder: Any, add_camera: Any, store: Store,
-    samples_dir: Path, zone_config: dict[str, Any],
+    samples_dir: Path, zone_config: dict[str, Any], watched: set[int],
 ) -> None:  # fmt: skip
     camera_id = add_camera("dock", str(samples_dir / CLIP), zone_config)
     supervisor.start()
@@ -86,6 +94,10 @@ def test_camera_runs_sends_typed_messages_and_stops(
     assert start.update.event.label == "person"
     assert start.snapshot_jpeg is not None and decodes_as_jpeg(start.snapshot_jpeg)
     assert abs(start.wall_origin + start.update.event.start - time.time()) < 30
+    # Nobody watches: no live frame was rendered, until someone does.
+    assert not [m for m in recorder.since(0) if isinstance(m, FrameMessage)]
+    watched.add(camera_id)
+    supervisor.demand_changed()
     frame = recorder.wait_for(lambda m: isinstance(m, FrameMessage), timeout=10)
     assert isinstance(frame, FrameMessage) and decodes_as_jpeg(frame.jpeg)
 

@@ -119,3 +119,19 @@ def test_delete_returns_snapshots_and_cascades(
         assert [c.id for c in CameraRepo(session).list()] == [kept]
         assert EventRepo(session).get(event_id=f"{2:032x}") is not None
         assert EventRepo(session).get(event_id=f"{0:032x}") is None
+
+
+def test_an_analysis_source_is_stored_beside_the_source(
+    store: Store, add_camera: Callable[..., int]
+) -> None:
+    sub = f"rtsp://admin:{SECRET}@10.0.0.5/sub"
+    camera_id = add_camera("gate", analysis_source=sub)
+    plain = add_camera("yard")
+    with store.session() as session:
+        repo = CameraRepo(session)
+        camera, other = repo.get(camera_id=camera_id), repo.get(camera_id=plain)
+        assert camera is not None and other is not None
+        assert camera.analysis_source == sub and other.analysis_source is None
+        assert SECRET not in repr(camera)
+        changed = repo.update(camera_id=camera_id, changes={"analysis_source": None})
+        assert changed is not None and changed.analysis_source is None

@@ -26,7 +26,7 @@ from citybrain.records import (
     Role,
     partial_model,
 )
-from citybrain.records.camera import Source
+from citybrain.records.camera import AnalysisSource, Source
 from citybrain.records.site import geojson_geometry
 from citybrain.records.user import USERNAME_PATTERN, Username
 from citybrain.services.sites import footprint_of
@@ -77,6 +77,7 @@ def _supported_source(source: str) -> str:
 
 
 SupportedSource = Annotated[Source, AfterValidator(_supported_source)]
+SupportedAnalysisSource = Annotated[AnalysisSource, AfterValidator(_supported_source)]
 
 
 class Schema(BaseModel):
@@ -119,9 +120,14 @@ class ApiTokensPublic(Schema):
 
 
 class CameraCreate(CameraFields):
-    """A new camera (its source must be of a kind citybrain reads)."""
+    """A new camera (its sources must be of a kind citybrain reads)."""
 
     source: SupportedSource
+    analysis_source: SupportedAnalysisSource | None = Field(
+        default=None,
+        description=CameraFields.model_fields["analysis_source"].description,
+        repr=False,
+    )
 
 
 if TYPE_CHECKING:  # type checkers see the full model; the route reads only what was sent
@@ -135,7 +141,7 @@ else:
 
 
 class CameraPublic(CameraRecord):
-    """A camera as its viewers see it: the source with credentials redacted, and its health."""
+    """A camera as its viewers see it: the sources with credentials redacted, and its health."""
 
     health: CameraHealth | None = None
     footprint: dict[str, Any] | None = Field(
@@ -152,6 +158,8 @@ class CameraPublic(CameraRecord):
         if isinstance(section, dict) and isinstance(section.get("source"), str):
             config["camera"] = {**section, "source": redacted_source(section["source"])}
         fields = camera.model_dump() | {"source": redacted_source(camera.source), "config": config}
+        if camera.analysis_source is not None:
+            fields["analysis_source"] = redacted_source(camera.analysis_source)
         ground = footprint_of(camera)
         footprint = None if ground is None else geojson_geometry(ground)
         return cls.model_validate(fields | {"health": health, "footprint": footprint})

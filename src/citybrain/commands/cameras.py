@@ -45,6 +45,14 @@ FovOption = Annotated[float | None, typer.Option(help="Field of view, degrees.",
 RangeOption = Annotated[
     float | None, typer.Option("--range", help="How far the camera sees, metres.", min=0)
 ]
+AnalysisSourceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--analysis-source",
+        help="A second stream of the camera to analyse (a substream at lower resolution); "
+        "'' clears it.",
+    ),
+]
 
 
 def _read_config(path: Path | None, name: str) -> dict[str, Any] | None:
@@ -102,13 +110,17 @@ def _camera(session: Session, name: str) -> CameraRecord:
 def _show(camera: CameraRecord) -> str:
     from citybrain.store import redacted_source
 
-    return f"camera {camera.id} {camera.name}: {redacted_source(camera.source)}"
+    shown = f"camera {camera.id} {camera.name}: {redacted_source(camera.source)}"
+    if camera.analysis_source is not None:
+        shown += f" (analyses {redacted_source(camera.analysis_source)})"
+    return shown
 
 
 @app.command("add", cls=Command)
 def add(
     name: Annotated[str, typer.Argument(help="A unique camera name.")],
     source: Annotated[str, typer.Argument(help="rtsp://, http(s):// URL or a file path.")],
+    analysis_source: AnalysisSourceOption = None,
     config: ConfigOption = None,
     lat: LatOption = None,
     lon: LonOption = None,
@@ -123,15 +135,17 @@ def add(
 ) -> None:
     """Register camera NAME reading SOURCE.
 
-    Its credentials are stored, never printed.
+    Its credentials are stored, never printed. With --analysis-source the engine analyses that
+    stream (a low-resolution substream of the same camera) instead of SOURCE.
     """
     from citybrain.store import CameraRepo
 
     stored = _read_config(config, name) or {}  # the file's errors first: they name its lines
+    analysed = None if not analysis_source else _checked_source(analysis_source, settings, data)
     fields = _fields({
         "name": name, "source": _checked_source(source, settings, data), "lat": lat, "lon": lon,
         "heading_deg": heading, "fov_deg": fov, "range_m": range_m, "enabled": not disabled,
-        "config": stored,
+        "config": stored, "analysis_source": analysed,
     })  # fmt: skip
     with open_data_store(settings, data) as store:
         try:
@@ -148,6 +162,7 @@ def edit(
     source: Annotated[
         str | None, typer.Option("--source", help="A new rtsp://, http(s):// URL or file path.")
     ] = None,
+    analysis_source: AnalysisSourceOption = None,
     config: ConfigOption = None,
     lat: LatOption = None,
     lon: LonOption = None,
@@ -170,13 +185,18 @@ def edit(
         "source": source, "lat": lat, "lon": lon, "heading_deg": heading, "fov_deg": fov,
         "range_m": range_m, "config": _read_config(config, name),
     }  # fmt: skip
-    changes = {key: value for key, value in given.items() if value is not None}
+    changes: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
+    if analysis_source is not None:  # an empty one clears it: the camera analyses SOURCE again
+        changes["analysis_source"] = (
+            _checked_source(analysis_source, settings, data) if analysis_source else None
+        )
     if not changes:
-        raise fail("nothing to change: give --source, --config, --lat, --lon, --heading, "
-                   "--fov or --range")  # fmt: skip
+        raise fail("nothing to change: give --source, --analysis-source, --config, --lat, "
+                   "--lon, --heading, --fov or --range")  # fmt: skip
     with open_data_store(settings, data) as store, store.session() as session:
         camera = _camera(session, name)
-        fields = _fields(camera.model_dump(include=set(changes) | {"name"}) | changes)
+        # Name and source are required fields: the stored ones stand in when they do not change.
+        fields = _fields(camera.model_dump(include=set(changes) | {"name", "source"}) | changes)
         validated = fields.model_dump(include=set(changes))
         updated = CameraRepo(session).update(camera_id=camera.id, changes=validated)
         assert updated is not None

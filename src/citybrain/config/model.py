@@ -168,6 +168,13 @@ class AnonymiseSection(Section):
         title="Face threshold",
         description="CenterFace score above which a face is blurred.",
     )
+    face_search: Literal["crops", "frame"] = Field(
+        default="crops",
+        title="Face search",
+        description="Where faces are looked for: `crops` around detected people and vehicles "
+        "(with a coarse look at the whole frame; the whole frame when nobody was detected), "
+        "or always the whole `frame`.",
+    )
 
 
 class ZoneConfig(Section):

@@ -11,6 +11,7 @@ from citybrain.records.base import Record
 
 __all__ = [
     "NO_CONTROL",
+    "AnalysisSource",
     "CalibrationPair",
     "CameraFields",
     "CameraHealth",
@@ -66,6 +67,10 @@ Source = Annotated[
         description="File path or rtsp/rtmp/http(s) URL; never shown again.",
         repr=False,
     ),
+]
+AnalysisSource = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2048, pattern=NO_CONTROL),
 ]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, title="Latitude")]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, title="Longitude")]
@@ -128,7 +133,8 @@ Calibration = Annotated[
 class CameraFields(Record):
     """What an admin says about a camera: the one declaration of its settable fields.
 
-    ``source`` is a secret (stream URLs carry credentials): views shown to people redact it.
+    ``source`` and ``analysis_source`` are secrets (stream URLs carry credentials): views shown to
+    people redact them.
     ``config`` is the camera's analysis config, as validated JSON.
     """
 
@@ -143,6 +149,15 @@ class CameraFields(Record):
     config: ConfigTree = Field(default_factory=dict)
     drawn_footprint: DrawnFootprint = None
     calibration: Calibration = None
+    # The field, not the type, carries repr=False: inside ``X | None`` a type's Field is lost.
+    analysis_source: AnalysisSource | None = Field(
+        default=None,
+        title="Analysis source",
+        description="A second stream of the same camera for the engine to analyse, usually a "
+        "low-resolution substream (decoding it costs a fraction of the main stream); absent = "
+        "`source` is analysed. Live views then show the analysed stream. Never shown again.",
+        repr=False,
+    )
 
 
 class CameraRecord(CameraFields):

@@ -4,9 +4,10 @@ A :class:`CameraRunner` owns a thread. It opens a :class:`~citybrain.ingest.Read
 source (files paced in real time, looped; live sources reconnect forever) and runs the frame
 loop ``citybrain analyze`` runs (:class:`~citybrain.runtime.loop.FrameLoop`), into an
 :class:`~citybrain.runtime.camera_sink.OutboxSink`: event updates (with the anonymised, annotated
-snapshot on START), line counts and an anonymised live JPEG at the live rate go up, and health
-about once a second. When the source fails, the reader is reopened after a growing pause and a
-fresh pipeline starts (its clock starts again at zero).
+snapshot on START) and line counts go up, frames for the live view go to the worker's renderer
+at the live rate while someone watches, and health goes up about once a second. When the
+source fails, the reader is reopened after a growing pause and a fresh pipeline starts (its
+clock starts again at zero).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from citybrain.ingest.urls import redact_text, redact_url
 from citybrain.pipeline import MOTION_WIDTH, CameraPipeline, Vision
 from citybrain.runtime.camera_sink import OutboxSink
 from citybrain.runtime.health import HealthMeter, SourceTotals
+from citybrain.runtime.live import LiveRenderer
 from citybrain.runtime.loop import FrameLoop, LoopEnd, StopRequest
 from citybrain.runtime.messages import HealthMessage, StartCamera
 from citybrain.runtime.occupancy import OccupancyMeter
@@ -39,7 +41,7 @@ class RunnerOptions:
     """Timing of a camera runner.
 
     Attributes:
-        live_fps: anonymised live frames per second sent up.
+        live_fps: anonymised live frames per second sent up while someone watches.
         health_interval: seconds between health messages.
         retry_initial: first pause before reopening a failed source (doubles up to ``retry_max``).
         retry_max: longest pause between attempts.
@@ -63,6 +65,7 @@ class CameraRunner:
         vision: the models, shared with the worker's other cameras.
         outbox: where messages go.
         options: timing.
+        live: the worker's live renderer (``None``: no live view).
     """
 
     def __init__(
@@ -71,6 +74,7 @@ class CameraRunner:
         vision: Vision,
         outbox: Outbox,
         options: RunnerOptions | None = None,
+        live: LiveRenderer | None = None,
     ) -> None:
         self.command = command
         self.camera_id = command.camera_id
@@ -82,7 +86,7 @@ class CameraRunner:
         self._meter = HealthMeter(command.camera_id)
         self._sink = OutboxSink(
             command.camera_id, outbox, self._meter, self._tick,
-            live_fps=self._options.live_fps, live_quality=self._options.live_quality,
+            live_fps=self._options.live_fps, live=live,
             occupancy=OccupancyMeter(command.camera_id, command.config),
         )  # fmt: skip
         self._totals = SourceTotals()
@@ -150,12 +154,12 @@ class CameraRunner:
             self._totals = self._totals.add(0, 1)  # reopening the source is a reconnection
         self._sessions += 1
         try:
-            self._reader = Reader(self.command.source, self._reader_options())
+            self._reader = Reader(self.command.read_source, self._reader_options())
             self._loop = FrameLoop(
                 self._reader, self._pipeline, self._sink, stop=self._stop, mark_ends=True
             )
             if self._loop.run() is LoopEnd.ENDED:
-                self._note_error(f"{redact_url(self.command.source)}: end of file")
+                self._note_error(f"{redact_url(self.command.read_source)}: end of file")
             frames = self._loop.frames
         except (CitybrainError, OSError) as exc:
             self._note_error(str(exc))
@@ -230,5 +234,5 @@ class CameraRunner:
         self._reader_error = None
 
     def _note_error(self, message: str) -> None:
-        self._error = redact_text(message, self.command.source)
+        self._error = redact_text(message, self.command.read_source)
         log.warning("camera %d: %s", self.camera_id, self._error)

@@ -30,6 +30,7 @@ class CameraPlan:
         config: the validated config (models compare by value).
         realtime: pace a file source like a camera.
         loop: replay a file source forever.
+        analysis_source: the stream analysed instead of ``source`` (a substream), if any.
     """
 
     camera_id: int
@@ -38,11 +39,12 @@ class CameraPlan:
     config: CameraConfig
     realtime: bool
     loop: bool
+    analysis_source: str | None = None
 
     @property
     def safe_source(self) -> str:
-        """The source with its credentials redacted."""
-        return redact_url(self.source)
+        """The source analysed, with its credentials redacted."""
+        return redact_url(self.analysis_source or self.source)
 
     def start_command(self) -> StartCamera:
         return StartCamera(
@@ -51,14 +53,22 @@ class CameraPlan:
             config=self.config,
             realtime=self.realtime,
             loop=self.loop,
+            analysis_source=self.analysis_source,
         )
 
 
-def plan_camera(camera_id: int, name: str, source: str, config: Mapping[str, Any]) -> CameraPlan:
+def plan_camera(
+    camera_id: int,
+    name: str,
+    source: str,
+    config: Mapping[str, Any],
+    analysis_source: str | None = None,
+) -> CameraPlan:
     """The plan of a stored camera.
 
     A file source is played in real time and looped: in the server a camera is a continuous
-    stream, and a file that ran once and stopped would show as a dead camera.
+    stream, and a file that ran once and stopped would show as a dead camera. With an analysis
+    source, that is the stream the worker reads (the viewing ``source`` is checked all the same).
 
     Raises:
         ConfigError: the config is invalid (:attr:`~citybrain.errors.ConfigError.problems`
@@ -66,7 +76,8 @@ def plan_camera(camera_id: int, name: str, source: str, config: Mapping[str, Any
         SourceError: the source's URL scheme is not supported.
     """
     validated = stored_camera_config(name, config)
-    is_file = not source_kind(source).is_network
+    source_kind(source)  # a viewing source of an unsupported kind is refused all the same
+    is_file = not source_kind(analysis_source or source).is_network
     return CameraPlan(
         camera_id=camera_id,
         name=name,
@@ -74,4 +85,5 @@ def plan_camera(camera_id: int, name: str, source: str, config: Mapping[str, Any
         config=validated,
         realtime=is_file,
         loop=is_file,
+        analysis_source=analysis_source,
     )

@@ -1,10 +1,11 @@
 """A server camera's results, sent up to the server through the worker's outbox.
 
 Events (with the anonymised, annotated snapshot on START) and line counts go up as typed
-messages on the reliable queue; an anonymised live JPEG goes up at the live rate on the lossy
-one, and so do zone occupancy counts (:mod:`~citybrain.runtime.occupancy`) when they change.
-Which frames are rendered for the live view is decided here alone (today: at ``live_fps``,
-whether or not anyone watches).
+messages on the reliable queue; zone occupancy counts (:mod:`~citybrain.runtime.occupancy`) go up
+on the lossy one when they change. Which frames become live frames is decided here alone: while
+someone watches the camera, one at ``live_fps`` is handed to the worker's
+:class:`~citybrain.runtime.live.LiveRenderer`, which anonymises and encodes it on its own thread
+(and sends it up the lossy way); while nobody watches, none.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Callable, Sequence
 from citybrain.core.events import EventPhase, EventUpdate, LineCount
 from citybrain.core.frame import Image
 from citybrain.runtime.health import HealthMeter
-from citybrain.runtime.messages import CountMessage, EventMessage, FrameMessage
+from citybrain.runtime.live import LiveRenderer
+from citybrain.runtime.messages import CountMessage, EventMessage
 from citybrain.runtime.occupancy import OccupancyMeter
 from citybrain.runtime.outbox import Outbox
 from citybrain.sinks.base import AnalysedFrame
@@ -32,8 +34,8 @@ class OutboxSink:
         outbox: the way up.
         meter: counts the analysed frames for the camera's health.
         tick: called whenever the loop is idle (sends health when it is due).
-        live_fps: anonymised live frames per second sent up.
-        live_quality: JPEG quality of live frames.
+        live_fps: anonymised live frames per second sent up while someone watches.
+        live: renders the live frames (``None``: the camera has no live view).
         occupancy: counts tracked objects per zone and label, if the camera has zones.
     """
 
@@ -45,7 +47,7 @@ class OutboxSink:
         tick: Callable[[], None],
         *,
         live_fps: float,
-        live_quality: int,
+        live: LiveRenderer | None,
         occupancy: OccupancyMeter | None = None,
     ) -> None:
         self.camera_id = camera_id
@@ -55,7 +57,7 @@ class OutboxSink:
         self._meter = meter
         self._tick = tick
         self._live_interval = 1.0 / live_fps
-        self._live_quality = live_quality
+        self._live = live
         self._next_live = 0.0
         self._occupancy = occupancy if occupancy is not None and occupancy.active else None
 
@@ -79,12 +81,13 @@ class OutboxSink:
             counted = self._occupancy.observe(frame.detections, frame.width, frame.height)
             if counted is not None:
                 self._outbox.send(counted)
+        if self._live is None or not self._live.wanted(self.camera_id):
+            return
         now = time.monotonic()
         if now < self._next_live:
             return
         self._next_live = now + self._live_interval
-        jpeg = encode_jpeg(frame.render(), quality=self._live_quality)
-        self._outbox.send(FrameMessage(self.camera_id, jpeg, frame.timestamp))
+        self._live.offer(self.camera_id, frame)
 
     def idle(self) -> None:
         self._tick()

@@ -2,10 +2,10 @@
 
 Workers send :class:`EventMessage`, :class:`CountMessage`, :class:`HealthMessage`,
 :class:`FrameMessage`, :class:`OccupancyMessage`, :class:`WorkerReady` and :class:`WorkerStats`
-up; the server sends :class:`StartCamera`, :class:`StopCamera`, :class:`ReplaceRules` and
-:class:`Shutdown` down. The supervisor adds :class:`CameraStopped` to what it hands on, when a
-camera stopped without a word of its own. All are small frozen dataclasses that pickle across
-process boundaries.
+up; the server sends :class:`StartCamera`, :class:`StopCamera`, :class:`ReplaceRules`,
+:class:`LiveDemand` and :class:`Shutdown` down. The supervisor adds :class:`CameraStopped` to
+what it hands on, when a camera stopped without a word of its own. All are small frozen
+dataclasses that pickle across process boundaries.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ __all__ = [
     "EventMessage",
     "FrameMessage",
     "HealthMessage",
+    "LiveDemand",
     "OccupancyMessage",
     "OutboxStats",
     "ReplaceRules",
@@ -51,6 +52,8 @@ class StartCamera:
             worker uses it as it is).
         realtime: pace a file source like a camera (demo cameras).
         loop: replay a file source forever (demo cameras).
+        analysis_source: a second stream of the camera (a substream) to analyse instead of
+            ``source``, credentials included; live frames are then frames of it.
     """
 
     camera_id: int
@@ -58,6 +61,12 @@ class StartCamera:
     config: CameraConfig
     realtime: bool = True
     loop: bool = False
+    analysis_source: str | None = None
+
+    @property
+    def read_source(self) -> str:
+        """The stream the worker decodes and analyses."""
+        return self.analysis_source or self.source
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +92,29 @@ class ReplaceRules:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveDemand:
+    """Which cameras someone watches live: only these render anonymised live frames.
+
+    A lease: it holds until ``until`` (POSIX time), and the server renews it while the viewers
+    stay, so that a lost message or a server that went away stops the rendering soon. Every
+    worker gets the whole set (a camera placed on a worker later is covered at once); a new
+    demand replaces the previous one.
+
+    Attributes:
+        camera_ids: the watched cameras (empty: nobody watches any).
+        until: POSIX time after which the demand no longer holds unless renewed.
+    """
+
+    camera_ids: tuple[int, ...]
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
 class Shutdown:
     """Stop every camera (closing their open events) and exit the worker."""
 
 
-WorkerCommand = StartCamera | StopCamera | ReplaceRules | Shutdown
+WorkerCommand = StartCamera | StopCamera | ReplaceRules | LiveDemand | Shutdown
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,12 +223,14 @@ class WorkerStats:
         pid: its process id.
         detectors: one entry per shared detector, in the order they were loaded.
         outbox: its queues up.
+        live_frames: anonymised live frames rendered (and JPEG-encoded) since it started.
     """
 
     worker: int
     pid: int
     detectors: tuple[DetectorStats, ...]
     outbox: OutboxStats
+    live_frames: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -32,6 +32,7 @@ from citybrain.errors import ConfigError, SourceError, StoreError
 from citybrain.records import CameraHealth, CameraRecord
 from citybrain.runtime.camera_plan import CameraPlan, plan_camera
 from citybrain.runtime.health_board import HealthBoard
+from citybrain.runtime.live import DemandLease
 from citybrain.runtime.messages import (
     CameraStopped,
     FrameMessage,
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 #: Receives every message from the workers (events, counts, health, frames), on drain threads.
 MessageReceiver = Callable[[WorkerMessage], None]
 _ALL = -1  # the request to sync every camera
+_DEMAND = -2  # the request to tell the workers at once which cameras are watched
 #: The rules and zones sites add to a camera (to tell whether they changed).
 _SiteRuleSet = tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]
 
@@ -115,6 +117,8 @@ class Supervisor:
             is run (raises :class:`~citybrain.errors.SourceError`); ``None``: any source.
         sites: rules from data: adds the rules the city's sites give each camera, and replaces
             them in the running camera when sites start or expire.
+        watched: the cameras someone watches live (the live hub's view); only those render
+            live frames. ``None``: none does. Call :meth:`demand_changed` when it changes.
     """
 
     def __init__(
@@ -126,8 +130,10 @@ class Supervisor:
         forget: Callable[[int], None] | None = None,
         check_source: Callable[[str], str] | None = None,
         sites: SitePlanner | None = None,
+        watched: Callable[[], Collection[int]] | None = None,
     ) -> None:
         self.options = options or SupervisorOptions()
+        self._demand = None if watched is None else DemandLease(watched)
         self._sites = sites
         self._site_rules: dict[int, _SiteRuleSet] = {}  # camera id -> what it was last sent
         self._store = store
@@ -155,6 +161,10 @@ class Supervisor:
     def sync_all(self) -> None:
         """Bring every camera in line with the store, in the background."""
         self._request(_ALL)
+
+    def demand_changed(self) -> None:
+        """Someone started or stopped watching a camera live: tell the workers (background)."""
+        self._request(_DEMAND)
 
     def health(self) -> dict[int, CameraHealth]:
         """The latest health of every camera that should be running."""
@@ -232,7 +242,7 @@ class Supervisor:
             try:
                 if camera_id == _ALL:
                     self._sync_all()
-                elif camera_id is not None:
+                elif camera_id is not None and camera_id != _DEMAND:
                     self._sync(camera_id)
                 if time.monotonic() >= self._next_reconcile:
                     self._next_reconcile = time.monotonic() + self.options.reconcile
@@ -240,6 +250,7 @@ class Supervisor:
                 if self._sites is not None and self._sites.due():
                     self._replan_sites()
                 self._watch_workers()
+                self._send_demand()
                 self._retry_due()
                 for health in self._board.expire():
                     self._publish(health)
@@ -292,12 +303,14 @@ class Supervisor:
             if camera is None or not camera.enabled:
                 return None, None
             name, source, config = camera.name, camera.source, dict(camera.config)
+            analysis = camera.analysis_source
         self._site_update(camera)
         try:
             if self._check_source is not None:
                 # Again at every plan: a name may resolve elsewhere than when it was stored.
                 source = self._check_source(source)
-            return plan_camera(camera_id, name, source, config), None
+                analysis = None if analysis is None else self._check_source(analysis)
+            return plan_camera(camera_id, name, source, config, analysis), None
         except (ConfigError, SourceError) as exc:
             log.error("camera %d not started: %s", camera_id, exc)
             return None, str(exc)
@@ -404,6 +417,15 @@ class Supervisor:
                 else:
                     self._sync(camera_id)
 
+    def _send_demand(self) -> None:
+        """Tell every worker which cameras are watched, when that changed or is to be renewed."""
+        demand = None if self._demand is None else self._demand.due()
+        if demand is None:
+            return
+        for slot in self._slots:
+            if slot.handle is not None and slot.handle.alive:
+                slot.handle.send(demand)
+
     # --- workers ---------------------------------------------------------------------------
 
     def _spawn(self, index: int) -> None:
@@ -412,6 +434,8 @@ class Supervisor:
         handle = WorkerHandle(options, self._on_message)
         handle.start()
         slot.handle, slot.started_at, slot.restart_at = handle, time.monotonic(), None
+        if self._demand is not None:
+            self._demand.reset()
         log.info("worker %d started (pid %s)", index, handle.pid)
 
     def _watch_workers(self) -> None:

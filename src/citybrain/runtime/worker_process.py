@@ -26,9 +26,11 @@ from citybrain.ingest.urls import redact_text
 from citybrain.logs import configure_logging
 from citybrain.runtime.camera import CameraRunner, RunnerOptions
 from citybrain.runtime.health_board import offline_health
+from citybrain.runtime.live import LiveRenderer
 from citybrain.runtime.messages import (
     DetectorStats,
     HealthMessage,
+    LiveDemand,
     ReplaceRules,
     Shutdown,
     StartCamera,
@@ -98,6 +100,8 @@ class Worker:
         self.options = options
         self.pool = pool or VisionPool(options.batch)
         self.runners: dict[int, CameraRunner] = {}
+        # One render thread for the live frames of all its cameras, only those watched.
+        self.live = LiveRenderer(outbox, quality=options.runner.live_quality)
         self._terminated = threading.Event()
         self._next_report = 0.0  # monotonic time of the next WorkerStats
 
@@ -109,6 +113,8 @@ class Worker:
             self._stop(command.camera_id)
         elif isinstance(command, ReplaceRules):
             self._replace_rules(command)
+        elif isinstance(command, LiveDemand):
+            self.live.demand(command.camera_ids, command.until)
         elif isinstance(command, Shutdown):
             self.close()
             return False
@@ -139,6 +145,7 @@ class Worker:
             pid=os.getpid(),
             detectors=tuple(_detector_stats(n, s) for n, s in self.pool.stats().items()),
             outbox=self.outbox.stats(),
+            live_frames=self.live.rendered,
         )
 
     def report(self) -> bool:
@@ -157,6 +164,7 @@ class Worker:
             runner.request_stop(EndedBy.WORKER_STOPPED)
         for runner in runners:
             runner.stop()
+        self.live.close()
         self.pool.close()
 
     def _start(self, command: StartCamera) -> None:
@@ -164,11 +172,11 @@ class Worker:
         try:
             vision = self.pool.vision(command.config)
         except CitybrainError as exc:
-            error = redact_text(str(exc), command.source)
+            error = redact_text(redact_text(str(exc), command.source), command.read_source)
             log.error("camera %d cannot start: %s", command.camera_id, error)
             self.outbox.send(HealthMessage(offline_health(command.camera_id, error)))
             return
-        runner = CameraRunner(command, vision, self.outbox, self.options.runner)
+        runner = CameraRunner(command, vision, self.outbox, self.options.runner, self.live)
         self.runners[command.camera_id] = runner
         runner.start()
         log.info("worker %d: camera %d started", self.options.index, command.camera_id)
@@ -202,6 +210,7 @@ class Worker:
         runner = self.runners.pop(camera_id, None)
         if runner is not None:
             runner.stop()
+            self.live.forget(camera_id)
             log.info("worker %d: camera %d stopped", self.options.index, camera_id)
 
 

@@ -140,8 +140,10 @@ def build_server(settings: ServerSettings, options: SupervisorOptions | None = N
     )
     supervisor = Supervisor(
         store, router.handle, options, forget=router.forget, check_source=sources.check,
-        sites=planner,
+        sites=planner, watched=hub.watched,
     )  # fmt: skip
+    # Cameras render live frames only while someone watches; the workers hear of it at once.
+    hub.on_demand_change(supervisor.demand_changed)
     services = Services(
         settings=settings, store=store, cameras=supervisor, media=media, audit=AuditTrail(store),
         policy=policy, sources=sources, hub=hub, metrics=metrics, sites_changed=planner.wake,

@@ -5,6 +5,11 @@ subscribers are asyncio tasks (one per open ``/api/events/stream``). Each subscr
 bounded queue that drops its oldest message when the client is slow, so one stalled browser
 never holds memory or slows the publishers. Messages are serialised once, then fanned out.
 
+The hub also knows who watches which camera live (:meth:`LiveHub.watch` for a video stream,
+:meth:`LiveHub.ask` for one frame): cameras render live frames only while someone does, so the
+camera runtime reads :meth:`LiveHub.watched` and is told (:meth:`LiveHub.on_demand_change`)
+when it changes.
+
 Example:
     >>> hub = LiveHub()
     >>> hub.set_frame(FrameMessage(camera_id=1, jpeg=b"\\xff\\xd8...", timestamp=3.0))
@@ -17,9 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 import weakref
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -29,6 +35,7 @@ from citybrain.runtime.messages import FrameMessage
 
 __all__ = [
     "JPEG_MAGIC",
+    "FrameWatch",
     "LatestFrame",
     "LiveHub",
     "LiveMessage",
@@ -123,11 +130,40 @@ class StreamTicket:
         self._held.discard(self)
 
 
-class LiveHub:
-    """Fans out live messages and keeps the latest frame and health of each camera."""
+class FrameWatch:
+    """Someone watching cameras live (a video stream), from :meth:`LiveHub.watch` until
+    :meth:`close` or until the watch is dropped."""
 
-    def __init__(self, *, queue_size: int = 256) -> None:
+    def __init__(self, hub: LiveHub, camera_ids: Collection[int]) -> None:
+        self._hub = hub
+        self.camera_ids = frozenset(camera_ids)
+
+    def close(self) -> None:
+        """The stream ended: these cameras are no longer watched by it."""
+        self._hub._unwatch(self)
+
+
+class LiveHub:
+    """Fans out live messages and keeps the latest frame and health of each camera.
+
+    Args:
+        queue_size: messages a subscriber's queue holds before its oldest is dropped.
+        frame_wait_s: how long a request for a camera nobody watched waits for its first fresh
+            frame (the camera starts rendering only when asked).
+        ask_hold_s: how long one frame request keeps its camera watched (a page that reloads a
+            still frame every few seconds finds it fresh).
+    """
+
+    def __init__(
+        self, *, queue_size: int = 256, frame_wait_s: float = 2.0, ask_hold_s: float = 10.0
+    ) -> None:
         self._queue_size = queue_size
+        self.frame_wait_s = frame_wait_s
+        self._ask_hold_s = ask_hold_s
+        # Weak: a stream whose response never started cannot keep its cameras watched.
+        self._watches: weakref.WeakSet[FrameWatch] = weakref.WeakSet()
+        self._asked: dict[int, float] = {}  # camera id -> monotonic time its ask expires
+        self._demand_listener: Callable[[], None] | None = None
         self._lock = threading.Lock()
         # Weak: a stream whose response never started cannot leak its subscription.
         self._subscribers: weakref.WeakSet[Subscription] = weakref.WeakSet()
@@ -180,6 +216,68 @@ class LiveHub:
         with self._lock:
             self._frames.pop(camera_id, None)
             self._health.pop(camera_id, None)
+
+    # -- who watches (API request threads and the event loop) --------------------------------
+
+    def on_demand_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (quickly, on the caller's thread) when a camera becomes watched or
+        stops being watched by a stream. Expired frame requests are not announced: the runtime
+        reads :meth:`watched` regularly."""
+        self._demand_listener = listener
+
+    def watch(self, camera_ids: Collection[int]) -> FrameWatch:
+        """Someone watches ``camera_ids`` live until the returned watch is closed or dropped."""
+        watch = FrameWatch(self, camera_ids)
+        self._change(lambda: self._watches.add(watch))
+        return watch
+
+    def ask(self, camera_id: int) -> None:
+        """Someone wants a fresh frame of ``camera_id``: it counts as watched for a while."""
+        until = time.monotonic() + self._ask_hold_s
+
+        def add() -> None:
+            self._asked[camera_id] = until
+
+        self._change(add)
+
+    def watched(self) -> frozenset[int]:
+        """The cameras someone watches now (streams open, frame requests not yet expired)."""
+        now = time.monotonic()
+        with self._lock:
+            for camera_id in [c for c, until in self._asked.items() if until <= now]:
+                del self._asked[camera_id]
+            ids = set(self._asked)
+            for watch in self._watches:
+                ids |= watch.camera_ids
+        return frozenset(ids)
+
+    def watching(self, camera_id: int) -> bool:
+        """Whether someone watches ``camera_id`` now (so its latest frame is fresh)."""
+        return camera_id in self.watched()
+
+    async def next_frame(
+        self, camera_id: int, after: LatestFrame | None, timeout: float | None = None
+    ) -> LatestFrame | None:
+        """The camera's first frame newer than ``after``, waiting up to ``timeout`` seconds
+        (:attr:`frame_wait_s` if omitted); past it, the latest frame (``None``: none at all)."""
+        deadline = time.monotonic() + (self.frame_wait_s if timeout is None else timeout)
+        while not self.closed and time.monotonic() < deadline:
+            current = self.frame(camera_id)
+            if current is not None and (after is None or current.seq != after.seq):
+                return current
+            await asyncio.sleep(0.02)
+        return self.frame(camera_id)
+
+    def _unwatch(self, watch: FrameWatch) -> None:
+        self._change(lambda: self._watches.discard(watch))
+
+    def _change(self, apply: Callable[[], None]) -> None:
+        before = self.watched()
+        with self._lock:
+            apply()
+        listener = self._demand_listener
+        if listener is not None and self.watched() != before:
+            listener()
 
     # -- readers ----------------------------------------------------------------------------
 

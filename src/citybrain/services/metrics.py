@@ -113,6 +113,11 @@ class ServerMetrics:
             "Health, frame and stats messages a worker dropped because its lossy queue was full.",
             ["worker"], registry=r,
         )  # fmt: skip
+        self.live_frames = Counter(
+            "citybrain_live_frames",
+            "Anonymised live frames a worker rendered and encoded (only while someone watches).",
+            ["worker"], registry=r,
+        )  # fmt: skip
         self._totals = _Totals()
         self._worker_lock = threading.Lock()
 
@@ -140,6 +145,8 @@ class ServerMetrics:
             for detector in stats.detectors:
                 self._observe_shared_detector(stats.worker, detector)
             self._observe_outbox(str(stats.worker), stats.outbox)
+            slot = str(stats.worker)
+            self.live_frames.labels(slot).inc(self._totals.step((slot, "live"), stats.live_frames))
 
     def watch_queue(self, queue: str, depth: Callable[[], int]) -> None:
         """Read ``queue``'s depth from ``depth()`` at every scrape."""

@@ -10,8 +10,8 @@ frame, :meth:`~ResultSink.idle` alone.
 
 A frame leaves only rendered (anonymised). The loop renders the frame an event starts on, because
 every START needs its snapshot; every other frame is offered as an :class:`AnalysedFrame` that a
-sink renders only if and when it wants it (a live view: at its own rate, later perhaps only while
-someone watches and off the analysis thread).
+sink renders only if and when it wants it (a server's live view: at its own rate, only while
+someone watches, on a render thread of its own).
 """
 
 from __future__ import annotations

@@ -113,33 +113,76 @@ class CenterFace:
         self.nms_iou = nms_iou
         self._session = _load_session(path, threads, list(providers))
 
-    def detect(self, image: Image, threshold: float | None = None) -> tuple[FloatArray, FloatArray]:
+    def detect(
+        self, image: Image, threshold: float | None = None, *, input_size: int | None = None
+    ) -> tuple[FloatArray, FloatArray]:
         """Faces in ``image``.
 
         Args:
             image: ``(H, W, 3)`` uint8 BGR pixels.
             threshold: minimum score; default the one given at construction.
+            input_size: the long side the image is resized to; default :attr:`input_size`
+                (a smaller one is a cheaper, coarser look).
 
         Returns:
             ``(K, 4)`` float32 boxes ``x1, y1, x2, y2`` in the image's pixels, clipped to it, and
             ``(K,)`` float32 scores, best first.
         """
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
+        _check(image)
         height, width = image.shape[:2]
-        blob, scale = self._preprocess(image)
-        heatmap, sizes, offsets = self._session.run([_HEATMAP, _SCALE, _OFFSET], {_INPUT: blob})
-        limit = self.threshold if threshold is None else threshold
-        boxes, scores = _decode(heatmap[0, 0], sizes[0], offsets[0], limit)
-        boxes /= scale
+        scale = (input_size or self.input_size) / max(height, width)
+        boxes, scores = self._look(image, scale, threshold)
         np.clip(boxes[:, 0::2], 0, width, out=boxes[:, 0::2])
         np.clip(boxes[:, 1::2], 0, height, out=boxes[:, 1::2])
         keep = _nms(boxes, scores, self.nms_iou)
         return boxes[keep], scores[keep]
 
-    def _preprocess(self, image: Image) -> tuple[npt.NDArray[np.float32], float]:
+    def detect_in(
+        self, image: Image, regions: FloatArray, threshold: float | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        """Faces inside ``regions`` of ``image`` (boxes in its pixels), each region looked at
+        with the scale :meth:`detect` gives the whole image, so that a face is as large to the
+        network as in the whole-image pass and costs only the region's pixels. Each region's
+        top left corner is moved back onto the network's 32-pixel grid of the whole-image pass:
+        a face then lies on the same cells and scores as it does there (measured: a borderline
+        face at 0.27 in the whole frame scored 0.13 in a crop off the grid, 0.27 on it).
+
+        Returns:
+            ``(K, 4)`` float32 boxes in the image's pixels (clipped to it; duplicates where
+            regions overlap suppressed) and ``(K,)`` scores, best first.
+        """
+        _check(image)
         height, width = image.shape[:2]
         scale = self.input_size / max(height, width)
+        cell = _ALIGN / scale  # one input-grid step, in the image's pixels
+        boxes, scores = [np.zeros((0, 4), np.float32)], [np.zeros(0, np.float32)]
+        for region in np.asarray(regions, dtype=np.float32).reshape(-1, 4):
+            x1 = round(math.floor(max(float(region[0]), 0.0) / cell) * cell)
+            y1 = round(math.floor(max(float(region[1]), 0.0) / cell) * cell)
+            x2, y2 = min(math.ceil(region[2]), width), min(math.ceil(region[3]), height)
+            if x2 - x1 < 2 or y2 - y1 < 2:
+                continue
+            found, score = self._look(image[y1:y2, x1:x2], scale, threshold)
+            boxes.append(found + np.array([x1, y1, x1, y1], np.float32))
+            scores.append(score)
+        all_boxes, all_scores = np.concatenate(boxes), np.concatenate(scores)
+        np.clip(all_boxes[:, 0::2], 0, width, out=all_boxes[:, 0::2])
+        np.clip(all_boxes[:, 1::2], 0, height, out=all_boxes[:, 1::2])
+        keep = _nms(all_boxes, all_scores, self.nms_iou)
+        return all_boxes[keep], all_scores[keep]
+
+    def _look(
+        self, image: Image, scale: float, threshold: float | None
+    ) -> tuple[FloatArray, FloatArray]:
+        """Faces in ``image`` resized by ``scale`` (boxes in ``image``'s pixels, unclipped)."""
+        blob, actual = self._preprocess(image, scale)
+        heatmap, sizes, offsets = self._session.run([_HEATMAP, _SCALE, _OFFSET], {_INPUT: blob})
+        limit = self.threshold if threshold is None else threshold
+        boxes, scores = _decode(heatmap[0, 0], sizes[0], offsets[0], limit)
+        return boxes / np.float32(actual), scores
+
+    def _preprocess(self, image: Image, scale: float) -> tuple[npt.NDArray[np.float32], float]:
+        height, width = image.shape[:2]
         new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
         resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
         pad_h, pad_w = _align(new_h), _align(new_w)
@@ -147,6 +190,11 @@ class CenterFace:
         blob = np.zeros((1, 3, pad_h, pad_w), dtype=np.float32)
         blob[0, :, :new_h, :new_w] = resized[:, :, ::-1].transpose(2, 0, 1)
         return blob, new_w / width
+
+
+def _check(image: Image) -> None:
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
 
 
 def _align(size: int) -> int:

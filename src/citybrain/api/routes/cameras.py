@@ -20,6 +20,7 @@ from citybrain.api.deps import (
     Context,
     CurrentUser,
     DbSession,
+    Principal,
     forbid_restricted,
     visible_camera,
 )
@@ -73,17 +74,38 @@ def stored_config(name: str, config: dict[str, Any]) -> dict[str, Any]:
     return config_for_store(validated)
 
 
-def _checked_source(context: ApiContext, source: str) -> str:
+def _checked_source(context: ApiContext, source: str, field: str = "source") -> str:
     """The source as it is stored (files resolved), if the server's source policy allows it.
 
     Raises:
-        HTTPException: 422 naming ``body.source`` and why it is refused.
+        HTTPException: 422 naming ``body.<field>`` and why it is refused.
     """
     try:
         return context.services.sources.check(source)
     except SourceError as exc:
-        error = {"loc": ["body", "source"], "msg": str(exc), "type": "value_error"}
+        error = {"loc": ["body", field], "msg": str(exc), "type": "value_error"}
         raise HTTPException(UNPROCESSABLE, detail=[error]) from None
+
+
+def _checked_sources(
+    context: ApiContext, principal: Principal, given: dict[str, Any], current: CameraRecord
+) -> dict[str, Any]:
+    """Check the sources a change gives (the source policy, a limited user's right to change
+    them); the audit's redacted old and new values of each."""
+    detail: dict[str, Any] = {}
+    for field in ("source", "analysis_source"):
+        if field not in given:
+            continue
+        # A limited user could point a camera they see at one they do not, then watch it.
+        forbid_restricted(principal, f"change a camera's {field.replace('_', ' ')}")
+        new, old = given[field], getattr(current, field)
+        if new is not None:
+            given[field] = new = _checked_source(context, new, field)
+        detail[field] = {
+            "old": None if old is None else redacted_source(old),
+            "new": None if new is None else redacted_source(new),
+        }
+    return detail
 
 
 def _name_taken(exc: StoreError) -> HTTPException:
@@ -143,8 +165,13 @@ def create_camera(
     forbid_restricted(principal, "add cameras")
     checked_ground(body.model_dump())
     source = _checked_source(context, body.source)
+    analysis = body.analysis_source
+    if analysis is not None:
+        analysis = _checked_source(context, analysis, "analysis_source")
     config = stored_config(body.name, body.config)
-    fields = body.model_copy(update={"source": source, "config": config})
+    fields = body.model_copy(
+        update={"source": source, "analysis_source": analysis, "config": config}
+    )
     try:
         camera = CameraRepo(session).create(fields)
     except StoreError as exc:
@@ -186,13 +213,7 @@ def update_camera(
                 detail=[{"loc": ["body", key], "msg": "must not be null", "type": "value_error"}],
             )
     detail: dict[str, Any] = {"fields": sorted(given)}
-    if "source" in given:
-        # A limited user could point a camera they see at one they do not, then watch it.
-        forbid_restricted(principal, "change a camera's source")
-        given["source"] = _checked_source(context, given["source"])
-        detail["source"] = {
-            "old": redacted_source(current.source), "new": redacted_source(given["source"])
-        }  # fmt: skip
+    detail |= _checked_sources(context, principal, given, current)
     if "config" in given:
         given["config"] = stored_config(given.get("name", current.name), given["config"])
     checked_ground(given)

@@ -2,6 +2,9 @@
 
 Frames come only from the hub, which holds the engine's anonymised JPEGs; nothing else is
 ever served. Opening a stream and reading a frame are written to the audit trail first.
+Cameras render live frames only while someone watches: a stream watches its camera while it
+is open, a frame request asks for a fresh frame and waits a moment for it (the hub's
+``frame_wait_s``) when nobody was watching.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from citybrain.api.deps import (
 from citybrain.api.schemas import MAX_ID, Problem
 from citybrain.api.streaming import StreamGuard, video_ticket
 from citybrain.records import Action
-from citybrain.services.hub import LatestFrame, LiveHub, StreamTicket, Subscription
+from citybrain.services.hub import FrameWatch, LatestFrame, LiveHub, StreamTicket, Subscription
 
 __all__ = ["BOUNDARY", "router"]
 
@@ -100,7 +103,11 @@ def _part(frame: LatestFrame) -> bytes:
 
 
 async def _mjpeg(
-    hub: LiveHub, frame: LatestFrame, poll_s: float, guard: StreamGuard, ticket: StreamTicket
+    hub: LiveHub,
+    frame: LatestFrame,
+    poll_s: float,
+    guard: StreamGuard,
+    held: tuple[StreamTicket, FrameWatch],
 ) -> AsyncIterator[bytes]:
     try:
         last = -1
@@ -112,14 +119,20 @@ async def _mjpeg(
             await asyncio.sleep(poll_s)
             current = hub.frame(frame.camera_id)
     finally:
-        ticket.close()
+        for done in held:
+            done.close()
 
 
-async def _latest(
-    context: Context, session: DbSession, principal: VideoViewer, camera_id: int
-) -> LatestFrame:
-    await run_in_threadpool(visible_camera, session, principal, camera_id)
-    frame = context.services.hub.frame(camera_id)
+async def _fresh(hub: LiveHub, camera_id: int, was_watched: bool) -> LatestFrame:
+    """The camera's latest frame; when nobody was watching the camera (its latest frame, if
+    any, may be old), the first one it renders now, or the latest after a moment.
+
+    Raises:
+        HTTPException: 503 when the camera has no frame at all by then.
+    """
+    frame = hub.frame(camera_id)
+    if frame is None or not was_watched:
+        frame = await hub.next_frame(camera_id, frame)
     if frame is None:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -147,13 +160,23 @@ async def live_mjpeg(
     """The camera's anonymised live view as multipart MJPEG (for an ``<img>`` tag). It ends
     when your credential stops holding or the server stops; a user may hold
     ``limits.live_streams_per_user`` live streams at once (429 beyond)."""
-    frame = await _latest(context, session, principal, camera_id)
+    await run_in_threadpool(visible_camera, session, principal, camera_id)
+    hub = context.services.hub
     ticket = video_ticket(context, principal)
+    was_watched = hub.watching(camera_id)
+    watch = hub.watch([camera_id])  # the camera renders live frames while the stream is open
+    try:
+        frame = await _fresh(hub, camera_id, was_watched)
+    except HTTPException:
+        watch.close()
+        ticket.close()
+        raise
     await run_in_threadpool(audit, Action.LIVE_OPEN, principal, camera_id=camera_id)
     fps = context.services.settings.live_fps
     poll_s = min(0.5, max(0.02, 1 / (2 * fps)))
+    guard = StreamGuard.of(context, request)
     return StreamingResponse(
-        _mjpeg(context.services.hub, frame, poll_s, StreamGuard.of(context, request), ticket),
+        _mjpeg(hub, frame, poll_s, guard, (ticket, watch)),
         media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
         headers=_NO_CACHE,
     )
@@ -167,7 +190,12 @@ async def live_mjpeg(
 async def latest_frame(
     camera_id: CameraId, principal: VideoViewer, context: Context, session: DbSession, audit: Audit
 ) -> Response:
-    """The camera's latest anonymised frame as a JPEG."""
-    frame = await _latest(context, session, principal, camera_id)
+    """The camera's latest anonymised frame as a JPEG (fresh: when nobody was watching the
+    camera, it waits a moment for the camera to render one)."""
+    await run_in_threadpool(visible_camera, session, principal, camera_id)
+    hub = context.services.hub
+    was_watched = hub.watching(camera_id)
+    hub.ask(camera_id)  # and keeps it rendering for a while, for a page that reloads it
+    frame = await _fresh(hub, camera_id, was_watched)
     await run_in_threadpool(audit, Action.FRAME_READ, principal, camera_id=camera_id)
     return Response(frame.jpeg, media_type="image/jpeg", headers=_NO_CACHE)

@@ -5,7 +5,8 @@ A browser opens at most six HTTP/1.1 connections to one server, so a wall of 9 o
 anonymised frames of up to 16 cameras in one ``multipart/x-mixed-replace`` stream; each part
 names its camera in ``X-Camera-Id``, and the console hands each part to its tile. Opening it is
 audited once per camera, like ``live.mjpeg``; the caller's credential is checked again every
-few seconds, so a revoked token or a disabled user stops receiving frames.
+few seconds, so a revoked token or a disabled user stops receiving frames. The wall's cameras
+count as watched while it is open (they render live frames only then).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from citybrain.api.deps import Audit, Context, DbSession, VideoViewer, visible_c
 from citybrain.api.schemas import MAX_ID, Problem
 from citybrain.api.streaming import StreamGuard, video_ticket
 from citybrain.records import Action
-from citybrain.services.hub import LatestFrame, LiveHub, StreamTicket
+from citybrain.services.hub import FrameWatch, LatestFrame, LiveHub, StreamTicket
 
 __all__ = ["BOUNDARY", "MAX_WALL_CAMERAS", "router"]
 
@@ -48,7 +49,11 @@ def _part(frame: LatestFrame) -> bytes:
 
 
 async def _wall(
-    hub: LiveHub, camera_ids: list[int], poll_s: float, guard: StreamGuard, ticket: StreamTicket
+    hub: LiveHub,
+    camera_ids: list[int],
+    poll_s: float,
+    guard: StreamGuard,
+    held: tuple[StreamTicket, FrameWatch],
 ) -> AsyncIterator[bytes]:
     try:
         sent: dict[int, int] = {}
@@ -60,7 +65,8 @@ async def _wall(
                     yield _part(frame)
             await asyncio.sleep(poll_s)
     finally:
-        ticket.close()
+        for done in held:
+            done.close()
 
 
 @router.get(
@@ -90,8 +96,10 @@ async def wall(
     fps = context.services.settings.live_fps
     poll_s = min(0.5, max(0.02, 1 / (2 * fps)))
     guard = StreamGuard.of(context, request)
+    hub = context.services.hub
+    watch = hub.watch(camera_ids)
     return StreamingResponse(
-        _wall(context.services.hub, camera_ids, poll_s, guard, ticket),
+        _wall(hub, camera_ids, poll_s, guard, (ticket, watch)),
         media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
         headers=_NO_CACHE,
     )

@@ -1,4 +1,4 @@
-// Camera set-up (admins, supervisors): name, source and enabled; position and field of view
+// Camera set-up (admins, supervisors): name, sources and enabled; position and field of view
 // dragged on a map; zones and lines drawn on the current anonymised frame; rules with their
 // parameters. Saving sends one create or change; the server validates the whole config with
 // the same schema as YAML files and its errors appear next to the fields they name. The
@@ -50,6 +50,14 @@ export async function mount(root, ctx, params) {
       ? 'rtsp://user:password@host/stream or a file under the media roots'
       : `unchanged (${camera.source})`,
   });
+  // A low-resolution substream to analyse (cheaper to decode than the main stream).
+  const analysis = h('input', {
+    name: 'analysis_source',
+    placeholder: camera?.analysis_source
+      ? `unchanged (${camera.analysis_source})`
+      : 'optional: a substream, e.g. rtsp://user:password@host/sub',
+  });
+  const mainOnly = camera?.analysis_source ? h('input', { type: 'checkbox' }) : null;
   const enabled = h('input', { type: 'checkbox', checked: camera?.enabled ?? true });
   const fps = h('input', {
     type: 'number',
@@ -62,12 +70,21 @@ export async function mount(root, ctx, params) {
   const identity = [
     field('Name', name),
     field('Source', source, 'Never shown again in full: credentials are stored, not returned.'),
+    field(
+      'Analysis stream',
+      analysis,
+      'Optional: a low-resolution stream of the same camera that the engine analyses instead ' +
+        'of the source. Never shown again in full.',
+    ),
     field('Analysis rate (frames/s)', fps),
     h('label', { class: 'toggle' }, enabled, 'Enabled'),
   ];
+  if (mainOnly)
+    identity.push(h('label', { class: 'toggle' }, mainOnly, 'Analyse the source itself'));
   errors.register('name', identity[0].showError);
   errors.register('source', identity[1].showError);
-  errors.register('camera.fps', identity[2].showError);
+  errors.register('analysis_source', identity[2].showError);
+  errors.register('camera.fps', identity[3].showError);
 
   const geoInputs = {};
   const geoFields = GEO.map((key) => {
@@ -142,6 +159,8 @@ export async function mount(root, ctx, params) {
     else delete next.camera;
     const out = { name: name.value.trim(), enabled: enabled.checked, config: next };
     if (source.value.trim()) out.source = source.value.trim();
+    if (analysis.value.trim()) out.analysis_source = analysis.value.trim();
+    else if (mainOnly?.checked) out.analysis_source = null;
     for (const key of GEO) {
       const raw = geoInputs[key].value;
       const value = raw === '' ? null : Number(raw);
