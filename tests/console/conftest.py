@@ -43,7 +43,7 @@ class Watched:
 
     def go(self, hash_: str, heading: str) -> None:
         self.page.goto(f"{self.server.url}/#/{hash_}")
-        self.page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=30_000)
+        self.page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=60_000)
 
     def until(self, expression: str, timeout: float = 30.0) -> None:
         """Wait until a JavaScript expression is true. (Playwright's wait_for_function evaluates

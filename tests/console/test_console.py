@@ -153,7 +153,9 @@ def test_a_live_incident_arrives_and_is_acknowledged_by_keyboard(
         deadline = time.monotonic() + 15
         while (event := client.get(f"/api/events/{focused}").json())["status"] != "acknowledged":
             assert time.monotonic() < deadline, "not acknowledged"
-            time.sleep(0.3)
+            # Not time.sleep: the page's requests pass through this process's route handler,
+            # which runs only while Playwright is called (a sleep held the POST for 15 s).
+            opa.page.wait_for_timeout(300)
     assert event["acknowledged_by"] == "opa"
     opa.page.locator(f"tr[data-id='{focused}'] .pill.acknowledged").wait_for()
     opa.page.keyboard.press("?")

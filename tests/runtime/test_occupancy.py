@@ -65,6 +65,22 @@ def test_counts_per_zone_and_label_sent_on_change_and_every_few_seconds() -> Non
     assert not no_zones.active and no_zones.observe(dets, 100, 100) is None
 
 
+def test_a_label_group_counts_all_its_members() -> None:
+    """``vehicle`` names several classes: a car, a bus and a truck are three vehicles (this
+    raised in every demo camera that watched the group)."""
+    config = parse_config("""
+camera: {name: lot, fps: 5}
+zones: {lot: {polygon: [[0, 0], [1, 0], [1, 1], [0, 1]]}}
+rules: {stopped: {kind: dwell, zone: lot, labels: [vehicle, person], seconds: 60}}
+""")
+    meter = OccupancyMeter(3, config)
+    car, bus, truck, person = 2, 5, 7, 0
+    boxes = [(10, 10, 20, 20), (30, 30, 40, 40), (50, 50, 60, 60), (70, 70, 80, 80)]
+    message = meter.observe(_dets(boxes, [car, bus, truck, person], [1, 2, 3, 4]), 100, 100)
+    assert message is not None
+    assert message.counts == (("lot", "vehicle", 3), ("lot", "person", 1))
+
+
 def test_a_worker_walking_into_the_zones_of_the_clip_is_counted(
     samples_dir: Path, model_dir: Path
 ) -> None:

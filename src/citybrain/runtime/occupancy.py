@@ -59,7 +59,8 @@ class OccupancyMeter:
             PolygonZone(name, zone.polygon, zone.anchor) for name, zone in config.zones.items()
         ]
         self.labels = watched_labels(config)
-        self._class_ids = label_ids(list(self.labels))
+        # One set of class ids per label: a group (``vehicle``) counts all its members.
+        self._class_ids = [label_ids([label]) for label in self.labels]
         self._every = every
         self._clock = clock
         self._last: tuple[tuple[str, str, int], ...] | None = None
@@ -96,8 +97,8 @@ class OccupancyMeter:
         counts: list[tuple[str, str, int]] = []
         for zone in self._zones:
             inside = tracked[zone.trigger(tracked, width=width, height=height)]
-            for label, class_id in zip(self.labels, self._class_ids, strict=True):
+            for label, class_ids in zip(self.labels, self._class_ids, strict=True):
                 counts.append(
-                    (zone.name, label, int(np.count_nonzero(inside.class_id == class_id)))
+                    (zone.name, label, int(np.count_nonzero(np.isin(inside.class_id, class_ids))))
                 )
         return tuple(counts)
