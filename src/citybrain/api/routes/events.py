@@ -64,7 +64,8 @@ def _visible_event(
     event = EventRepo(session).get(event_id=event_id)
     if event is None and context.services.events_written(_WRITTEN_WAIT_S):
         # Shown live a moment ago but still in the writer's batch: look again once it is
-        # stored, in a fresh transaction (SQLite would keep reading the old snapshot).
+        # stored, in a fresh transaction (one begun before the write need not see it under
+        # snapshot isolation). Nothing was written in this one yet.
         session.rollback()
         event = EventRepo(session).get(event_id=event_id)
     if event is None or not principal.can_see(event.camera_id):
