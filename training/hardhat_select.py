@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import onnx
 
 from citybrain.commands.hardhat import load_image, read_split
 from citybrain.vision.hardhat import HEAD_CONTEXT, HardhatClassifier, expand_boxes
+from onnx_meta import write_metadata
 
 __all__ = [
     "BAND_ERROR",
@@ -125,14 +125,7 @@ def select(model: Path, valid: Path, threads: int = 1) -> dict[str, str]:
         "valid_recall_head": f"{head:.4f}",
         "selection": "threshold and band on valid, two looks (HardhatClassifier.assess)",
     }
-    proto = onnx.load(str(model))
-    kept = [p for p in proto.metadata_props if p.key not in chosen]
-    del proto.metadata_props[:]
-    proto.metadata_props.extend(kept)
-    for key, value in chosen.items():
-        proto.metadata_props.add(key=key, value=value)
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(model))
+    write_metadata(model, chosen)
     return chosen
 
 

@@ -21,13 +21,13 @@ import os
 from pathlib import Path
 
 import numpy as np
-import onnx
 
 from citybrain.core.detections import Detections
 from citybrain.vision.anonymise import Anonymiser, AnonymiserConfig
 from citybrain.vision.detector import DetectorSpec, build_detector
 from citybrain.vision.models import locate
 from citybrain.vision.plates import PlateDetector, sharpness
+from onnx_meta import write_metadata
 from plates_data import Sample, load_split, split_valid
 
 __all__ = ["GRID", "readable_count", "select"]
@@ -77,14 +77,7 @@ def select(model: Path, data: Path, threads: int = 1) -> dict[str, str]:
         "selection": "the middle of the thresholds leaving the fewest selection-half plates "
         "readable after the engine's anonymiser (YOLOX-Nano vehicles)",
     }
-    proto = onnx.load(str(model))
-    kept = [p for p in proto.metadata_props if p.key not in chosen]
-    del proto.metadata_props[:]
-    proto.metadata_props.extend(kept)
-    for key, value in chosen.items():
-        proto.metadata_props.add(key=key, value=value)
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(model))
+    write_metadata(model, chosen)
     return chosen
 
 

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import onnx
 import onnxruntime as ort
 import torch
 from torch import nn
@@ -37,6 +36,7 @@ from torch import nn
 from citybrain.vision.hardhat import HEAD_CONTEXT, normalise
 from hardhat_data import Crops, augment, load_crops
 from hardhat_select import abstain_band, best_threshold, recalls, select
+from onnx_meta import write_metadata
 
 __all__ = ["HardhatNet", "main"]
 
@@ -229,14 +229,12 @@ def export(net: HardhatNet, path: Path, size: int, metadata: dict[str, str]) -> 
         output_names=["p_hardhat", "head"],
         dynamic_axes={"crops": {0: "batch"}, "p_hardhat": {0: "batch"}, "head": {0: "batch"}},
     )
-    model = onnx.load(str(path))
-    model.doc_string = (
-        "citybrain hard-hat classifier: P(hard hat) of a head-region crop, and where the head is"
+    write_metadata(
+        path,
+        metadata,
+        doc="citybrain hard-hat classifier: P(hard hat) of a head-region crop, and where the "
+        "head is",
     )
-    for key, value in metadata.items():
-        model.metadata_props.add(key=key, value=value)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
 
 
 def _check_export(path: Path, net: HardhatNet, valid: Crops) -> float:

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import onnx
 import torch
 import torch.nn.functional as F  # noqa: N812 (the usual name)
 from torch import nn
 
 from citybrain.vision.plates import decode, normalise
+from onnx_meta import write_metadata
 from plates_data import Sample, Views, augment, load_split, match, split_valid, targets
 from plates_select import select as select_threshold
 
@@ -206,12 +206,7 @@ def export(net: PlateNet, path: Path, metadata: dict[str, str]) -> None:
         output_names=["heat", "size", "offset"],
         dynamic_axes={"image": dynamic, "heat": dynamic, "size": dynamic, "offset": dynamic},
     )
-    model = onnx.load(str(path))
-    model.doc_string = "citybrain licence-plate detector (for blurring only)"
-    for key, value in metadata.items():
-        model.metadata_props.add(key=key, value=value)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
+    write_metadata(path, metadata, doc="citybrain licence-plate detector (for blurring only)")
 
 
 def _views(args: argparse.Namespace) -> Views:
