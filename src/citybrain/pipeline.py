@@ -308,12 +308,17 @@ class CameraPipeline:
         self._count(updates)
         return updates, counts
 
-    def render(self, image: Image, detections: Detections | None = None) -> Image:
-        """The frame as it may leave the engine: anonymised (unless switched off for the camera)."""
+    def render(
+        self, image: Image, detections: Detections | None = None, *, whole_frame: bool = False
+    ) -> Image:
+        """The frame as it may leave the engine: anonymised (unless switched off for the camera).
+
+        With ``whole_frame``, faces are looked for over the whole frame (``detections`` come
+        from another stream's frame of the same view)."""
         dets = self._tracked if detections is None else detections
         if self._vision.anonymiser is None:
             return image.copy()
-        return self._vision.anonymiser.apply(image, dets)
+        return self._vision.anonymiser.apply(image, dets, whole_frame=whole_frame)
 
     def _plan(self, frame: Frame) -> Crop | _Whole | None:
         """Where the detector looks at ``frame``: the whole frame, a crop, or nowhere."""

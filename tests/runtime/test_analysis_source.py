@@ -1,5 +1,7 @@
 """A camera with an analysis source (issue 15): the worker decodes and analyses that stream (a
-low-resolution substream), never the viewing source, and live frames are frames of it."""
+low-resolution substream); the viewing source only while someone watches, and where it cannot
+be read, live frames are the analysed stream's (tests/runtime/test_viewing_stream.py shows the
+viewing stream when it can)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from citybrain.runtime.supervisor import Supervisor, SupervisorOptions
 from citybrain.store import CameraRepo, Store
 
 CLIP = "worker-zone-detection.mp4"  # 480x270
-#: Nothing listens there: a worker that opened the viewing source would report it unreachable.
+#: Nothing listens there: the analysis must not depend on it, and live frames fall back.
 VIEWING = "rtsp://viewer:s3cret@127.0.0.1:9/main"
 
 

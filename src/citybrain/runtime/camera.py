@@ -21,7 +21,7 @@ from citybrain.config.model import CameraConfig
 from citybrain.core.events import EndedBy
 from citybrain.errors import CitybrainError
 from citybrain.ingest import Reader, ReaderOptions
-from citybrain.ingest.urls import redact_text, redact_url
+from citybrain.ingest.urls import redact_text, redact_url, source_kind
 from citybrain.pipeline import MOTION_WIDTH, CameraPipeline, Vision
 from citybrain.runtime.camera_sink import OutboxSink
 from citybrain.runtime.health import HealthMeter, SourceTotals
@@ -30,6 +30,7 @@ from citybrain.runtime.loop import FrameLoop, LoopEnd, StopRequest
 from citybrain.runtime.messages import HealthMessage, StartCamera
 from citybrain.runtime.occupancy import OccupancyMeter
 from citybrain.runtime.outbox import Outbox, OutboxClosedError
+from citybrain.runtime.viewing import ViewingStream
 
 __all__ = ["CameraRunner", "RunnerOptions"]
 
@@ -47,6 +48,8 @@ class RunnerOptions:
         retry_max: longest pause between attempts.
         queue_size: frames held between decoding and analysis (more only adds latency).
         live_quality: JPEG quality of live frames.
+        viewing_idle: seconds after the last live frame wanted before a camera analysed on a
+            substream closes its viewing stream.
     """
 
     live_fps: float = 2.0
@@ -55,6 +58,7 @@ class RunnerOptions:
     retry_max: float = 30.0
     queue_size: int = 2
     live_quality: int = 70
+    viewing_idle: float = 10.0
 
 
 class CameraRunner:
@@ -84,10 +88,18 @@ class CameraRunner:
         self._options = options or RunnerOptions()
         self._stop = StopRequest()
         self._meter = HealthMeter(command.camera_id)
+        #: The viewing stream, where the camera is analysed on another one (a substream).
+        self.viewing: ViewingStream | None = None
+        if command.analysis_source and live is not None:
+            is_file = not source_kind(command.source).is_network
+            self.viewing = ViewingStream(
+                command.source, self._options.live_fps, realtime=is_file, loop=is_file,
+                idle_seconds=self._options.viewing_idle,
+            )  # fmt: skip
         self._sink = OutboxSink(
             command.camera_id, outbox, self._meter, self._tick,
             live_fps=self._options.live_fps, live=live,
-            occupancy=OccupancyMeter(command.camera_id, command.config),
+            occupancy=OccupancyMeter(command.camera_id, command.config), viewing=self.viewing,
         )  # fmt: skip
         self._totals = SourceTotals()
         self._error: str | None = None
@@ -144,6 +156,8 @@ class CameraRunner:
         except OutboxClosedError as exc:
             log.warning("camera %d: %s", self.camera_id, exc)
         finally:
+            if self.viewing is not None:
+                self.viewing.close()
             self._send_health()
 
     def _session(self) -> int:
@@ -221,6 +235,8 @@ class CameraRunner:
         reader, self._reader = self._reader, None
         with self._rules_lock:
             self._current = None
+        if self.viewing is not None:  # nothing to show it with until the analysis is back
+            self.viewing.close()
         if reader is None:
             return
         reader.close()

@@ -5,7 +5,9 @@ messages on the reliable queue; zone occupancy counts (:mod:`~citybrain.runtime.
 on the lossy one when they change. Which frames become live frames is decided here alone: while
 someone watches the camera, one at ``live_fps`` is handed to the worker's
 :class:`~citybrain.runtime.live.LiveRenderer`, which anonymises and encodes it on its own thread
-(and sends it up the lossy way); while nobody watches, none.
+(and sends it up the lossy way); while nobody watches, none. A camera analysed on a substream
+shows its viewing stream instead, decoded only while someone watches
+(:class:`~citybrain.runtime.viewing.ViewingStream`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from citybrain.runtime.live import LiveRenderer
 from citybrain.runtime.messages import CountMessage, EventMessage
 from citybrain.runtime.occupancy import OccupancyMeter
 from citybrain.runtime.outbox import Outbox
+from citybrain.runtime.viewing import ViewingStream
 from citybrain.sinks.base import AnalysedFrame
 from citybrain.sinks.snapshots import annotate, encode_jpeg
 
@@ -37,6 +40,7 @@ class OutboxSink:
         live_fps: anonymised live frames per second sent up while someone watches.
         live: renders the live frames (``None``: the camera has no live view).
         occupancy: counts tracked objects per zone and label, if the camera has zones.
+        viewing: the camera's viewing stream, where it is analysed on another (a substream).
     """
 
     def __init__(
@@ -49,6 +53,7 @@ class OutboxSink:
         live_fps: float,
         live: LiveRenderer | None,
         occupancy: OccupancyMeter | None = None,
+        viewing: ViewingStream | None = None,
     ) -> None:
         self.camera_id = camera_id
         #: POSIX time of the current stream's time 0 (sent with every event and count).
@@ -60,6 +65,7 @@ class OutboxSink:
         self._live = live
         self._next_live = 0.0
         self._occupancy = occupancy if occupancy is not None and occupancy.active else None
+        self._viewing = viewing
 
     def started(self, wall_origin: float) -> None:
         self.wall_origin = wall_origin
@@ -87,7 +93,11 @@ class OutboxSink:
         if now < self._next_live:
             return
         self._next_live = now + self._live_interval
+        if self._viewing is not None:
+            frame = self._viewing.live_frame(frame)
         self._live.offer(self.camera_id, frame)
 
     def idle(self) -> None:
+        if self._viewing is not None:
+            self._viewing.idle()
         self._tick()

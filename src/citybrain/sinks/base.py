@@ -17,8 +17,10 @@ someone watches, on a render thread of its own).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
+
+import numpy as np
 
 from citybrain.core.detections import Detections
 from citybrain.core.events import EventUpdate, LineCount
@@ -26,8 +28,14 @@ from citybrain.core.frame import Frame, Image
 
 __all__ = ["AnalysedFrame", "FanOut", "ProgressSink", "ResultSink", "SinkBase"]
 
-#: Renders a frame's image as it may leave the engine, given the objects found on it.
-Renderer = Callable[[Image, Detections], Image]
+
+class Renderer(Protocol):
+    """Renders a frame's image as it may leave the engine, given the objects found on it
+    (``whole_frame``: they were found on another stream's frame, see :meth:`AnalysedFrame.on`)."""
+
+    def __call__(
+        self, image: Image, detections: Detections, *, whole_frame: bool = False
+    ) -> Image: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +45,14 @@ class AnalysedFrame:
     Attributes:
         timestamp: the frame's stream time, seconds.
         detections: the tracked objects on it.
+        elsewhere: the objects were found on another stream's frame (see :meth:`on`).
     """
 
     timestamp: float
     detections: Detections
     _frame: Frame = field(repr=False)
     _render: Renderer = field(repr=False)
+    elsewhere: bool = False
 
     @property
     def width(self) -> int:
@@ -54,7 +64,22 @@ class AnalysedFrame:
 
     def render(self) -> Image:
         """The frame anonymised (a new image; rendering costs a face detection)."""
+        if self.elsewhere:
+            return self._render(self._frame.image, self.detections, whole_frame=True)
         return self._render(self._frame.image, self.detections)
+
+    def on(self, frame: Frame) -> AnalysedFrame:
+        """These objects on ``frame``, a frame of another stream of the same view (a camera's
+        viewing stream beside its analysed substream), their boxes scaled to its size.
+
+        The two streams' frames are not the same instants: rendering it looks for faces over
+        the whole frame, not only around the objects.
+        """
+        scale = np.array(
+            [frame.width / self.width, frame.height / self.height] * 2, dtype=np.float32
+        )
+        moved = replace(self.detections, xyxy=(self.detections.xyxy * scale).astype(np.float32))
+        return AnalysedFrame(self.timestamp, moved, frame, self._render, elsewhere=True)
 
 
 class ResultSink(Protocol):

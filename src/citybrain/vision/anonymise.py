@@ -173,12 +173,15 @@ class Anonymiser:
         #: How often faces were looked for in the whole frame and in crops (for measurements).
         self.face_looks = {"frame": 0, "crops": 0}
 
-    def apply(self, image: Image, detections: Detections) -> Image:
+    def apply(self, image: Image, detections: Detections, *, whole_frame: bool = False) -> Image:
         """A new image with every face, head and plate region irreversibly blurred.
 
         Args:
             image: ``(H, W, 3)`` uint8 BGR pixels; left unchanged.
             detections: the objects found in ``image`` (COCO class ids).
+            whole_frame: look for faces over the whole image whatever ``face_search`` says
+                (the objects were found on another stream's frame of the same view: a face
+                may have moved out of their boxes).
 
         Returns:
             A copy of ``image`` in which the regions are pixelated and blurred.
@@ -187,11 +190,13 @@ class Anonymiser:
             raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
         height, width = image.shape[:2]
         out = image.copy()
-        for box in _clip(self.regions(image, detections), width, height):
+        for box in _clip(self.regions(image, detections, whole_frame=whole_frame), width, height):
             _obscure(out, box, self.config)
         return out
 
-    def regions(self, image: Image, detections: Detections) -> FloatArray:
+    def regions(
+        self, image: Image, detections: Detections, *, whole_frame: bool = False
+    ) -> FloatArray:
         """The ``(K, 4)`` boxes :meth:`apply` blurs, in pixels, not yet clipped to the image.
 
         Faces come last, so that each is pixelated on its own grid after the head bands: a
@@ -208,12 +213,15 @@ class Anonymiser:
             vehicles = detections.xyxy[np.isin(detections.class_id, self._vehicle_ids)]
             parts.append(self._plate_regions(image, vehicles))
         if self._faces is not None:
-            boxes = self.faces(image, detections)
+            boxes = self.faces(image, detections, whole_frame=whole_frame)
             parts.append(_scale_about_centre(boxes, cfg.face_scale))
         return np.concatenate(parts).astype(np.float32)
 
-    def faces(self, image: Image, detections: Detections) -> FloatArray:
-        """The face boxes found (not enlarged), as ``face_search`` says to look for them."""
+    def faces(
+        self, image: Image, detections: Detections, *, whole_frame: bool = False
+    ) -> FloatArray:
+        """The face boxes found (not enlarged), as ``face_search`` says to look for them (over
+        the whole frame with ``whole_frame``)."""
         cfg, finder = self.config, self._faces
         if finder is None:
             return np.zeros((0, 4), np.float32)
@@ -222,7 +230,7 @@ class Anonymiser:
         crops = _clip(_grow(detections.xyxy[carriers], cfg.face_context), width, height)
         area = float(np.prod(crops[:, 2:] - crops[:, :2], axis=1).sum())
         whole = not len(crops) or area > cfg.face_crop_share * width * height
-        if cfg.face_search == "frame" or whole:
+        if cfg.face_search == "frame" or whole or whole_frame:
             self.face_looks["frame"] += 1
             return finder.detect(image, cfg.face_threshold)[0]
         self.face_looks["crops"] += 1
