@@ -28,7 +28,9 @@ live-hub subscriber, which is what ``/api/events/stream`` sends, and (b) in the 
 each worker, after every step and in the hold. ``--viewers N`` makes the first N cameras
 watched live (as an open live stream would), which is what makes a camera render live frames.
 ``--substream 640`` gives every camera an analysis source: the same loop at 640x360 (the 720p
-loop stays its viewing source), as a camera's substream would be.
+loop stays its viewing source), as a camera's substream would be; a watched camera then also
+decodes its 720p viewing stream. ``--analysis-width 640`` analyses the one 720p stream scaled
+down to 640x360 as it is converted (``camera.analysis_width``).
 """
 
 from __future__ import annotations
@@ -297,10 +299,15 @@ def measure(
     )  # fmt: skip
 
 
-def add_camera(store: Store, index: int, source: Path, substream: Path | None) -> int:
+def add_camera(
+    store: Store, index: int, source: Path, substream: Path | None, analysis_width: int = 0
+) -> int:
+    config = CONFIG
+    if analysis_width:
+        config = {**CONFIG, "camera": {"fps": TARGET_FPS, "analysis_width": analysis_width}}
     with store.session() as session:
         repo = CameraRepo(session)
-        fields = CameraFields(name=f"bench-{index}", source=str(source), config=CONFIG)
+        fields = CameraFields(name=f"bench-{index}", source=str(source), config=config)
         if substream is not None:  # only then: older versions had no such field
             fields = fields.model_copy(update={"analysis_source": str(substream)})
         return repo.create(fields).id
@@ -329,6 +336,7 @@ class Server:
         )  # fmt: skip
         self.ids: list[int] = []
         self.viewers = args.viewers
+        self.analysis_width: int = args.analysis_width
         self._live_frames: dict[int, int] = {}  # worker slot -> live frames it rendered
         options = SupervisorOptions(
             workers=args.workers,
@@ -363,7 +371,8 @@ class Server:
         return (lambda: sum(self._live_frames.values())), min(self.viewers, cameras)
 
     def add(self, clip: Path, substream: Path | None) -> None:
-        self.ids.append(add_camera(self.store, len(self.ids), clip, substream))
+        width = self.analysis_width
+        self.ids.append(add_camera(self.store, len(self.ids), clip, substream, width))
         self.supervisor.sync(self.ids[-1])
         if self.viewers and len(self.ids) <= self.viewers:
             self.supervisor.demand_changed()
@@ -455,6 +464,10 @@ def main() -> None:
         "--substream", type=int, default=0, help="width of an analysis source (0: none)"
     )
     parser.add_argument(
+        "--analysis-width", type=int, default=0,
+        help="analyse the 720p stream scaled down to this width (0: as decoded)",
+    )  # fmt: skip
+    parser.add_argument(
         "--hold", type=float, default=30.0, help="seconds held at the sustained count"
     )
     args = parser.parse_args()
@@ -485,6 +498,7 @@ def main() -> None:
         f"by one server with {args.workers} worker process(es) on {os.cpu_count()} CPUs, "
         f"{args.viewers} watched live"
         + (f", analysing a {args.substream}-wide substream" if args.substream else "")
+        + (f", analysed at {args.analysis_width} px wide" if args.analysis_width else "")
     )
 
 

@@ -61,6 +61,26 @@ def test_outputs_on_a_real_clip(
     assert (out / "counts.jsonl").exists()
 
 
+def test_a_camera_analysed_below_its_resolution(
+    samples_dir: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "narrow.yaml"
+    config.write_text(RULES.replace("fps: 5}", "fps: 5, analysis_width: 320}"))
+    out = tmp_path / "narrow"
+    code, output = invoke(
+        str(samples_dir / "worker-zone-detection.mp4"), "-c", str(config), "-o", str(out)
+    )
+    assert code == 0, output
+    [event] = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    snapshot = cv2.imread(str(out / event["snapshot"]))
+    assert snapshot is not None and snapshot.shape[:2] == (180, 320)  # 480x270 scaled down
+    config.write_text(RULES.replace("fps: 5}", "fps: 5, analysis_width: 100}"))
+    code, output = invoke(
+        str(samples_dir / "worker-zone-detection.mp4"), "-c", str(config), "-o", str(out)
+    )
+    assert code != 0 and "camera.analysis_width" in output and "160" in output, output
+
+
 def test_no_snapshot_shows_a_face_a_face_detector_finds(
     samples_dir: Path, model_dir: Path, config: Path, tmp_path: Path
 ) -> None:

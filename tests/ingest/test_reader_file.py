@@ -9,6 +9,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -255,3 +256,26 @@ def test_skipping_stays_exact_across_the_passes_of_a_looping_file(samples_dir: P
             skipped = reader.stats.frames_skipped
     assert runs[0] == runs[1]
     assert skipped > 6  # more than the first pass's
+
+
+def test_frames_wider_than_max_width_come_scaled_down_in_the_conversion(
+    samples_dir: Path,
+) -> None:
+    path = str(samples_dir / WORKER)  # 480x270
+    with av.open(path) as container:
+        first = next(iter(container.decode(video=0))).to_ndarray(format="bgr24")
+    with Reader(path, ReaderOptions(fps=5, max_width=240)) as reader:
+        frames = read_all(reader)
+    assert frames and all((f.width, f.height) == (240, 136) for f in frames)
+    # Until converted, a frame holds the decoder's whole picture: queue bounds count that.
+    assert frames[0].nbytes == 480 * 270 * 3 // 2
+    small = frames[0].image
+    assert frames[0].nbytes == small.nbytes
+    assert small.shape == (136, 240, 3)
+    # The same picture, averaged down (not a crop, not another frame).
+    expected = cv2.resize(first, (240, 136), interpolation=cv2.INTER_AREA)
+    assert np.abs(small.astype(int) - expected.astype(int)).mean() < 3
+    with Reader(path, ReaderOptions(fps=5, max_width=1920)) as reader:
+        assert all((f.width, f.height) == (480, 270) for f in read_all(reader))  # never up
+    with pytest.raises(ValueError, match="max_width"):
+        ReaderOptions(max_width=0)

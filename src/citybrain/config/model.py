@@ -82,6 +82,17 @@ class CameraSection(Section):
         title="Source",
         description="File path or rtsp/http URL; the command line's SOURCE overrides it.",
     )
+    analysis_width: int | None = Field(
+        default=None,
+        ge=160,
+        le=7680,
+        title="Analysis width",
+        description=(
+            "Frames wider than this many pixels are scaled down to it (their shape kept) as "
+            "they are converted, so a camera with a single high-resolution stream is analysed, "
+            "snapshotted and shown at this width; none: as decoded."
+        ),
+    )
 
 
 class DetectorSection(Section):

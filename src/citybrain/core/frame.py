@@ -31,7 +31,9 @@ class Frame:
         thumbnail: the small grey copy for the motion gate; ``None`` when the source made none.
     """
 
-    __slots__ = ("_image", "_load", "_shape", "_thumb_load", "_thumbnail", "index", "timestamp")
+    __slots__ = (
+        "_image", "_load", "_pending", "_shape", "_thumb_load", "_thumbnail", "index", "timestamp",
+    )  # fmt: skip
 
     def __init__(
         self, image: Image, timestamp: float, index: int, thumbnail: Image | None = None
@@ -39,6 +41,7 @@ class Frame:
         self._image: Image | None = image
         self._load: Callable[[], Image] | None = None
         self._shape = (int(image.shape[0]), int(image.shape[1]))
+        self._pending = 0
         self.timestamp = timestamp
         self.index = index
         self._thumbnail = thumbnail
@@ -54,16 +57,20 @@ class Frame:
         timestamp: float,
         index: int,
         thumbnail: Image | Callable[[], Image] | None = None,
+        decoded: tuple[int, int] | None = None,
     ) -> Frame:
         """A frame whose BGR pixels ``load`` makes on first use of :attr:`image` (then kept).
 
         ``load`` may be called from any thread and must return a ``(height, width, 3)`` image.
-        ``thumbnail`` may likewise be a function that makes it on first use.
+        ``thumbnail`` may likewise be a function that makes it on first use. ``decoded``: the
+        decoder's picture's ``(width, height)`` where ``load`` scales it (for :attr:`nbytes`).
         """
         frame = cls.__new__(cls)
         frame._image = None
         frame._load = load
         frame._shape = (height, width)
+        source_width, source_height = decoded or (width, height)
+        frame._pending = source_width * source_height * 3 // 2
         frame.timestamp = timestamp
         frame.index = index
         if callable(thumbnail):
@@ -110,9 +117,8 @@ class Frame:
     def nbytes(self) -> int:
         """Bytes its pixels hold: the BGR image once made, until then the decoder's picture
         (counted as 4:2:0, the usual camera format), plus the thumbnail once made."""
-        height, width = self._shape
         image, thumbnail = self._image, self._thumbnail
-        size = image.nbytes if image is not None else width * height * 3 // 2
+        size = image.nbytes if image is not None else self._pending
         return int(size + (thumbnail.nbytes if thumbnail is not None else 0))
 
     @property

@@ -217,16 +217,35 @@ class BgrConverter:
     format changes); ``VideoFrame.to_ndarray(format=...)`` would build a new one every frame.
     Frames are converted where they are used, which may be any thread, so each thread gets its
     own reformatter (an SwsContext is not safe to share).
+
+    Args:
+        max_width: frames wider than this come out scaled down to it, their shape kept (even
+            sizes), in the same pass as the colour conversion (area averaging).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_width: int | None = None) -> None:
         self._local = threading.local()
+        self._max_width = max_width
+
+    def size(self, width: int, height: int) -> tuple[int, int]:
+        """The size a ``width`` x ``height`` frame comes out at."""
+        limit = self._max_width
+        if limit is None or width <= limit:
+            return width, height
+        scaled = max(2, round(height * limit / width / 2) * 2)
+        return limit - limit % 2, scaled
 
     def convert(self, frame: VideoFrame) -> Image:
         reformatter = getattr(self._local, "reformatter", None)
         if reformatter is None:
             reformatter = self._local.reformatter = VideoReformatter()
-        bgr = reformatter.reformat(frame, format="bgr24")
+        width, height = self.size(frame.width, frame.height)
+        if (width, height) == (frame.width, frame.height):
+            bgr = reformatter.reformat(frame, format="bgr24")
+        else:
+            bgr = reformatter.reformat(
+                frame, format="bgr24", width=width, height=height, interpolation="AREA"
+            )
         return cast(Image, bgr.to_ndarray())
 
 

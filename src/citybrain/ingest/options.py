@@ -36,6 +36,9 @@ class ReaderOptions:
             for the motion gate; ``None`` for none.
         thread_type: FFmpeg decoder threading. ``"AUTO"`` adds frame threading, which delays
             output by a few frames but keeps timestamps intact.
+        max_width: frames wider than this are scaled down to it (their shape kept) as their BGR
+            pixels are made, in the same swscale pass as the colour conversion; ``None``: as
+            decoded.
         skip_unsampled: leave undecoded the frames the sampler would not take where no other
             frame refers to them (most B-frames); the sampled frames stay exactly the same.
     """
@@ -55,12 +58,15 @@ class ReaderOptions:
     thumbnail_width: int | None = None
     thread_type: ThreadType = "SLICE"
     skip_unsampled: bool = True
+    max_width: int | None = None
 
     def __post_init__(self) -> None:
         if self.fps is not None and not self.fps > 0:
             raise ValueError(f"fps must be positive or None, got {self.fps}")
         if self.queue_size < 1:
             raise ValueError(f"queue_size must be at least 1, got {self.queue_size}")
+        if self.max_width is not None and self.max_width < 2:
+            raise ValueError(f"max_width must be at least 2 or None, got {self.max_width}")
         if self.queue_bytes is not None and self.queue_bytes < 1:
             raise ValueError(f"queue_bytes must be positive or None, got {self.queue_bytes}")
         if not 0 < self.reconnect_initial <= self.reconnect_max:

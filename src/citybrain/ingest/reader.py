@@ -75,7 +75,7 @@ class Reader:
         self._recorder = StatsRecorder()
         self._sampler = Sampler(self._options.fps)
         self._timeline = Timeline()
-        self._converter = BgrConverter()
+        self._converter = BgrConverter(self._options.max_width)
         width = self._options.thumbnail_width
         self._thumbnails = None if width is None else ThumbnailMaker(width)
         self._index = 0
@@ -283,13 +283,15 @@ class Reader:
         thumbnail = self._thumbnail(av_frame)
         # BGR pixels are made only for the frames the consumer looks at (detector, snapshots):
         # converting every sampled frame here cost more than decoding it.
+        width, height = self._converter.size(av_frame.width, av_frame.height)
         frame = Frame.deferred(
             partial(self._converter.convert, av_frame),
-            width=av_frame.width,
-            height=av_frame.height,
+            width=width,
+            height=height,
             timestamp=timestamp,
             index=index,
             thumbnail=thumbnail,
+            decoded=(av_frame.width, av_frame.height),
         )
         self._recorder.sampled(self._queue.put(frame, drop_oldest=drop))
 

@@ -117,6 +117,7 @@ def analyze(
         realtime=options.realtime,
         max_reconnects=options.max_reconnects,
         thumbnail_width=MOTION_WIDTH,
+        max_width=config.camera.analysis_width,
         queue_size=QUEUE_SIZE,
         queue_bytes=QUEUE_BYTES,
     )

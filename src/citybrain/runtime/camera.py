@@ -200,6 +200,7 @@ class CameraRunner:
             max_reconnects=None,
             read_timeout=5.0,
             thumbnail_width=MOTION_WIDTH,
+            max_width=self.config.camera.analysis_width,
         )
 
     def _tick(self) -> None:
