@@ -1,6 +1,6 @@
 """What every long-lived response (event stream, MJPEG, the live wall) shares: it ends when the
-caller's credential no longer holds or when the server stops, and a user's video streams are
-counted against their limit."""
+caller's credential no longer holds or when the server stops, a user's video streams are
+counted against their limit, and MJPEG parts are framed one way."""
 
 from __future__ import annotations
 
@@ -10,9 +10,24 @@ from collections.abc import Awaitable, Callable
 from fastapi import HTTPException, Request, status
 
 from citybrain.api.deps import ApiContext, Principal, credential_check
-from citybrain.services.hub import LiveHub, StreamTicket
+from citybrain.services.hub import LatestFrame, LiveHub, StreamTicket
 
-__all__ = ["StreamGuard", "video_ticket"]
+__all__ = ["BOUNDARY", "MJPEG_TYPE", "StreamGuard", "mjpeg_part", "video_ticket"]
+
+#: The multipart boundary of the MJPEG streams (``live.mjpeg`` and the wall).
+BOUNDARY = "frame"
+MJPEG_TYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
+
+
+def mjpeg_part(frame: LatestFrame, *, camera_header: bool = False) -> bytes:
+    """One JPEG of a ``multipart/x-mixed-replace`` stream, with its capture time (and, on a
+    stream of several cameras, the camera it is of)."""
+    camera = f"X-Camera-Id: {frame.camera_id}\r\n" if camera_header else ""
+    head = (
+        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(frame.jpeg)}\r\n"
+        f"{camera}X-Timestamp: {frame.timestamp:.3f}\r\n\r\n"
+    )
+    return head.encode() + frame.jpeg + b"\r\n"
 
 
 class StreamGuard:

@@ -26,7 +26,7 @@ from citybrain.api.deps import (
     visible_camera,
 )
 from citybrain.api.schemas import MAX_ID, Problem
-from citybrain.api.streaming import StreamGuard, video_ticket
+from citybrain.api.streaming import BOUNDARY, MJPEG_TYPE, StreamGuard, mjpeg_part, video_ticket
 from citybrain.records import Action
 from citybrain.services.hub import FrameWatch, LatestFrame, LiveHub, StreamTicket, Subscription
 
@@ -34,7 +34,6 @@ __all__ = ["BOUNDARY", "router"]
 
 router = APIRouter(tags=["live"])
 
-BOUNDARY = "frame"
 _NO_CACHE = {"Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no"}
 CameraId = Annotated[int, Path(ge=1, le=MAX_ID, description="The camera's id.")]
 _VIDEO_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -94,14 +93,6 @@ async def event_stream(
     )
 
 
-def _part(frame: LatestFrame) -> bytes:
-    head = (
-        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(frame.jpeg)}\r\n"
-        f"X-Timestamp: {frame.timestamp:.3f}\r\n\r\n"
-    )
-    return head.encode() + frame.jpeg + b"\r\n"
-
-
 async def _mjpeg(
     hub: LiveHub,
     frame: LatestFrame,
@@ -115,7 +106,7 @@ async def _mjpeg(
         while current is not None and await guard.allows():  # None: the camera was removed
             if current.seq != last:
                 last = current.seq
-                yield _part(current)
+                yield mjpeg_part(current)
             await asyncio.sleep(poll_s)
             current = hub.frame(frame.camera_id)
     finally:
@@ -146,7 +137,7 @@ async def _fresh(hub: LiveHub, camera_id: int, was_watched: bool) -> LatestFrame
 @router.get(
     "/api/cameras/{camera_id}/live.mjpeg",
     response_class=StreamingResponse,
-    responses={200: {"content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}": {}}},
+    responses={200: {"content": {MJPEG_TYPE: {}}},
                **_VIDEO_ERRORS},
 )  # fmt: skip
 async def live_mjpeg(
@@ -177,7 +168,7 @@ async def live_mjpeg(
     guard = StreamGuard.of(context, request)
     return StreamingResponse(
         _mjpeg(hub, frame, poll_s, guard, (ticket, watch)),
-        media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+        media_type=MJPEG_TYPE,
         headers=_NO_CACHE,
     )
 

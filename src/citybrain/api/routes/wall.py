@@ -21,15 +21,14 @@ from starlette.concurrency import run_in_threadpool
 
 from citybrain.api.deps import Audit, Context, DbSession, VideoViewer, visible_camera
 from citybrain.api.schemas import MAX_ID, Problem
-from citybrain.api.streaming import StreamGuard, video_ticket
+from citybrain.api.streaming import BOUNDARY, MJPEG_TYPE, StreamGuard, mjpeg_part, video_ticket
 from citybrain.records import Action
-from citybrain.services.hub import FrameWatch, LatestFrame, LiveHub, StreamTicket
+from citybrain.services.hub import FrameWatch, LiveHub, StreamTicket
 
 __all__ = ["BOUNDARY", "MAX_WALL_CAMERAS", "router"]
 
 router = APIRouter(tags=["live"])
 
-BOUNDARY = "frame"
 MAX_WALL_CAMERAS = 16
 _NO_CACHE = {"Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no"}
 
@@ -38,14 +37,6 @@ WallCameras = Annotated[
     Query(alias="camera", min_length=1, max_length=MAX_WALL_CAMERAS,
           description="The cameras on the wall (repeat the parameter), at most 16."),
 ]  # fmt: skip
-
-
-def _part(frame: LatestFrame) -> bytes:
-    head = (
-        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(frame.jpeg)}\r\n"
-        f"X-Camera-Id: {frame.camera_id}\r\nX-Timestamp: {frame.timestamp:.3f}\r\n\r\n"
-    )
-    return head.encode() + frame.jpeg + b"\r\n"
 
 
 async def _wall(
@@ -62,7 +53,7 @@ async def _wall(
                 frame = hub.frame(camera_id)
                 if frame is not None and sent.get(camera_id) != frame.seq:
                     sent[camera_id] = frame.seq
-                    yield _part(frame)
+                    yield mjpeg_part(frame, camera_header=True)
             await asyncio.sleep(poll_s)
     finally:
         for done in held:
@@ -72,7 +63,7 @@ async def _wall(
 @router.get(
     "/api/live/wall.mjpeg",
     response_class=StreamingResponse,
-    responses={200: {"content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}": {}},
+    responses={200: {"content": {MJPEG_TYPE: {}},
                      "description": "Parts carry `X-Camera-Id`."},
                403: {"model": Problem}, 404: {"model": Problem}},
 )  # fmt: skip
@@ -100,6 +91,6 @@ async def wall(
     watch = hub.watch(camera_ids)
     return StreamingResponse(
         _wall(hub, camera_ids, poll_s, guard, (ticket, watch)),
-        media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+        media_type=MJPEG_TYPE,
         headers=_NO_CACHE,
     )
