@@ -20,6 +20,9 @@ with the anonymiser's plate detection off, to show what each adds. The
 throughput is measured on a detector set up as a server worker's shared one is (ONNX Runtime
 threads = the cores, at most 4, which on the CPU also gives one single-threaded lane per core
 for the parts of a batch); batch 1 and batch 4 go through that same detector object.
+``--hwaccel cuda`` (or ``auto``) decodes the engine's frames on that device where it works
+(the pure decoding stays in software, so the ratio then shows what the device takes off);
+each line says what decoded the clip. ``bench/hwdecode.py`` compares the decoding alone.
 """
 
 from __future__ import annotations
@@ -121,14 +124,22 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per clip")
     parser.add_argument("--quality", action="store_true", help="issue 13's analytics too")
+    parser.add_argument(
+        "--hwaccel",
+        default="none",
+        choices=["none", "auto", "cuda", "vaapi"],
+        help="decode the engine's frames on this device (the pure decoding stays in software)",
+    )
     args = parser.parse_args()
-    variants = {"engine": (CONFIG, Vision.load(parse_config(CONFIG), threads=args.threads))}
+    decoding = f"fps: 5, hwaccel: {args.hwaccel}}}"
+    config, quality_config = (t.replace("fps: 5}", decoding) for t in (CONFIG, QUALITY_CONFIG))
+    variants = {"engine": (config, Vision.load(parse_config(config), threads=args.threads))}
     if args.quality:
-        quality = Vision.load(parse_config(QUALITY_CONFIG), threads=args.threads)
-        variants["hard hats + vehicle group"] = (QUALITY_CONFIG, quality)
-        no_plates = Vision.load(parse_config(CONFIG), threads=args.threads)
+        quality = Vision.load(parse_config(quality_config), threads=args.threads)
+        variants["hard hats + vehicle group"] = (quality_config, quality)
+        no_plates = Vision.load(parse_config(config), threads=args.threads)
         no_plates.anonymiser = Anonymiser(AnonymiserConfig(plate_detection=False))
-        variants["engine, plate detection off"] = (CONFIG, no_plates)
+        variants["engine, plate detection off"] = (config, no_plates)
     print(f"load average before: {os.getloadavg()[0]:.2f}; detector threads {args.threads}")
     for clip in CLIPS:
         path = samples() / clip
@@ -150,10 +161,10 @@ def main() -> None:
                 f"(goal <= 1.5); detector frames / analysed {p.detector_frames}/"
                 f"{p.frames_analysed} = {p.detector_frames / max(1, p.frames_analysed):.2f} "
                 f"({p.detector_regions} in a crop); frames decoded {r.frames_decoded}, skipped "
-                f"{r.frames_skipped}; events {report.events}"
+                f"{r.frames_skipped}, by {r.decoder}; events {report.events}"
             )
     images = frames(samples() / CLIPS[0], 8)
-    shared = Vision.load(parse_config(CONFIG), threads=args.batch_threads).detector
+    shared = Vision.load(parse_config(config), threads=args.batch_threads).detector
     ones: list[float] = []
     fours: list[float] = []
     for _ in range(3):  # interleaved, like the clips

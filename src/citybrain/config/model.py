@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from citybrain.core.decoding import HwaccelSetting
 from citybrain.core.detections import expand_labels
 
 __all__ = [
@@ -91,6 +92,16 @@ class CameraSection(Section):
             "Frames wider than this many pixels are scaled down to it (their shape kept) as "
             "they are converted, so a camera with a single high-resolution stream is analysed, "
             "snapshotted and shown at this width; none: as decoded."
+        ),
+    )
+    hwaccel: HwaccelSetting = Field(
+        default="auto",
+        title="Hardware decoding",
+        description=(
+            "auto: decode on a GPU where this machine has one that FFmpeg can use (NVIDIA NVDEC "
+            "as cuda, VA-API as vaapi), in software otherwise; none: always in software; or a "
+            "device type to use (cuda, vaapi, vulkan). A device that cannot be used is logged "
+            "and the camera is decoded in software."
         ),
     )
 

@@ -13,6 +13,7 @@ import av
 import av.error
 import cv2
 import numpy as np
+from av.codec.hwaccel import HWAccel
 from av.container import InputContainer
 from av.video.frame import VideoFrame
 from av.video.reformatter import VideoReformatter
@@ -40,8 +41,8 @@ MAX_DEMUX_ERRORS = 100
 DECODER_OPTIONS = {"err_detect": "explode"}
 
 
-def open_file(path: str) -> InputContainer:
-    """Open a local video file.
+def open_file(path: str, hwaccel: HWAccel | None = None) -> InputContainer:
+    """Open a local video file, to be decoded on the device ``hwaccel`` names (if any).
 
     Raises:
         SourceNotFoundError: ``path`` does not exist or is not a file.
@@ -52,15 +53,18 @@ def open_file(path: str) -> InputContainer:
         what = "is a directory, not a video file" if local.is_dir() else "does not exist"
         raise SourceNotFoundError(f"video file {local} {what}")
     try:
-        container = av.open(str(local), mode="r")
+        container = av.open(str(local), mode="r", hwaccel=hwaccel)
     except av.error.FFmpegError as exc:
         raise CorruptSourceError(f"{local} is not a readable video file: {exc.strerror}") from exc
     _check_video(container, str(local))
     return container
 
 
-def open_network(url: str, kind: SourceKind, options: ReaderOptions) -> InputContainer:
-    """Open a network stream, bounded by the open and read timeouts.
+def open_network(
+    url: str, kind: SourceKind, options: ReaderOptions, hwaccel: HWAccel | None = None
+) -> InputContainer:
+    """Open a network stream, bounded by the open and read timeouts, to be decoded on the
+    device ``hwaccel`` names (if any).
 
     Raises:
         av.error.FFmpegError, OSError: the stream cannot be opened (the caller retries).
@@ -75,7 +79,7 @@ def open_network(url: str, kind: SourceKind, options: ReaderOptions) -> InputCon
     else:
         av_options["rw_timeout"] = read_us
     timeout: Any = (options.open_timeout, options.read_timeout)  # stub wants numbers.Real
-    container = av.open(url, mode="r", options=av_options, timeout=timeout)
+    container = av.open(url, mode="r", options=av_options, timeout=timeout, hwaccel=hwaccel)
     _check_video(container, url)
     return container
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from citybrain.core.decoding import HwaccelSetting
+
 __all__ = ["ReaderOptions", "ThreadType"]
 
 ThreadType = Literal["NONE", "SLICE", "FRAME", "AUTO"]
@@ -41,6 +43,9 @@ class ReaderOptions:
             decoded.
         skip_unsampled: leave undecoded the frames the sampler would not take where no other
             frame refers to them (most B-frames); the sampled frames stay exactly the same.
+        hwaccel: decode on a device (NVDEC: ``"cuda"``; ``"auto"``: one that works here) or
+            ``"none"`` in software. A device that cannot be used means software decoding,
+            never a failed reader.
     """
 
     fps: float | None = None
@@ -59,6 +64,7 @@ class ReaderOptions:
     thread_type: ThreadType = "SLICE"
     skip_unsampled: bool = True
     max_width: int | None = None
+    hwaccel: HwaccelSetting = "none"
 
     def __post_init__(self) -> None:
         if self.fps is not None and not self.fps > 0:

@@ -9,6 +9,7 @@ from functools import partial
 from types import TracebackType
 
 import av.error
+from av.codec.hwaccel import HWAccel
 from av.container import InputContainer
 from av.video.frame import VideoFrame
 
@@ -26,6 +27,7 @@ from citybrain.ingest.decode import (
     open_network,
 )
 from citybrain.ingest.frame_queue import FrameQueue
+from citybrain.ingest.hwaccel import SOFTWARE, choose_device, hwaccel_for
 from citybrain.ingest.options import ReaderOptions
 from citybrain.ingest.sampler import Sampler
 from citybrain.ingest.stats import ReaderStats, StatsRecorder
@@ -82,7 +84,8 @@ class Reader:
         # Frames the sampler would not take need no decoding where nothing depends on them.
         skips = self._options.fps is not None and self._options.skip_unsampled
         self._skip = FrameSkip(self._unwanted, self._skipped) if skips else None
-        first = None if self._kind.is_network else open_file(source)
+        self._device = choose_device(self._options.hwaccel, self.url)
+        first = None if self._kind.is_network else self._open()
         self._thread = threading.Thread(
             target=self._run, args=(first,), name=f"ingest {self.url}", daemon=True
         )
@@ -207,9 +210,26 @@ class Reader:
         return container.duration is None
 
     def _open(self) -> InputContainer:
+        accel = hwaccel_for(self._device)
+        try:
+            return self._open_on(accel)
+        except _STREAM_ERRORS as exc:
+            if accel is None:
+                raise
+            # Opened in software, the source is fine and the device was the trouble; if that
+            # fails too, the source's own error is what the caller needs (the device may be fine).
+            container = self._open_on(None)
+            log.warning(
+                "%s: decoding in software: opening it on %s failed: %s",
+                self.url, self._device, describe_error(exc, self._source),
+            )  # fmt: skip
+            self._device = None
+            return container
+
+    def _open_on(self, accel: HWAccel | None) -> InputContainer:
         if self._kind.is_network:
-            return open_network(self._source, self._kind, self._options)
-        return open_file(self._source)
+            return open_network(self._source, self._kind, self._options, accel)
+        return open_file(self._source, accel)
 
     def _try_open(self) -> InputContainer | None:
         try:
@@ -248,6 +268,8 @@ class Reader:
             ):
                 if self._stop.is_set():
                     break
+                if count == 0:
+                    self._note_decoder(container)
                 self._deliver(av_frame, drop, pacer)
                 count += 1
         except _STREAM_ERRORS as exc:
@@ -258,6 +280,12 @@ class Reader:
             if live and not self._stop.is_set():
                 self._note_error(f"{self.url} disconnected: end of stream")
         return count
+
+    def _note_decoder(self, container: InputContainer) -> None:
+        """Record what decodes this segment: FFmpeg decides at the first frame whether the
+        device can take the stream (codec, profile, size) or decodes it in software."""
+        on_device = container.streams.video[0].codec_context.is_hwaccel
+        self._recorder.set_decoder(self._device if self._device and on_device else SOFTWARE)
 
     def _unwanted(self, pts: float) -> bool:
         stamp = self._timeline.peek(pts)

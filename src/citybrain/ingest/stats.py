@@ -7,6 +7,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, replace
 
+from citybrain.ingest.hwaccel import SOFTWARE
+
 __all__ = ["ReaderStats", "StatsRecorder"]
 
 #: Seconds of decode history behind ``fps_in``.
@@ -32,6 +34,7 @@ class ReaderStats:
         last_error: the latest problem (credentials redacted); ``None`` if none.
         width: frame width in pixels, once known.
         height: frame height in pixels, once known.
+        decoder: what decodes the stream: ``"software"`` or a device type (``"cuda"``).
     """
 
     frames_decoded: int = 0
@@ -46,6 +49,7 @@ class ReaderStats:
     last_error: str | None = None
     width: int | None = None
     height: int | None = None
+    decoder: str = SOFTWARE
 
 
 class StatsRecorder:
@@ -91,6 +95,10 @@ class StatsRecorder:
     def set_online(self, online: bool) -> None:
         with self._lock:
             self._stats = replace(self._stats, online=online)
+
+    def set_decoder(self, decoder: str) -> None:
+        with self._lock:
+            self._stats = replace(self._stats, decoder=decoder)
 
     def error(self, message: str) -> None:
         with self._lock:

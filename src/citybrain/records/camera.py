@@ -181,6 +181,7 @@ class CameraHealth(Record):
         reconnects: reconnections so far.
         last_error: latest error (credentials redacted), if any.
         at: when the health was measured.
+        decoder: what decodes the camera's stream: ``software`` or a device (``cuda``).
     """
 
     camera_id: int
@@ -192,3 +193,4 @@ class CameraHealth(Record):
     reconnects: int
     last_error: str | None
     at: datetime
+    decoder: str = "software"

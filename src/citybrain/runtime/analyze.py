@@ -118,6 +118,7 @@ def analyze(
         max_reconnects=options.max_reconnects,
         thumbnail_width=MOTION_WIDTH,
         max_width=config.camera.analysis_width,
+        hwaccel=config.camera.hwaccel,
         queue_size=QUEUE_SIZE,
         queue_bytes=QUEUE_BYTES,
     )

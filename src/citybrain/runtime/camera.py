@@ -94,7 +94,7 @@ class CameraRunner:
             is_file = not source_kind(command.source).is_network
             self.viewing = ViewingStream(
                 command.source, self._options.live_fps, realtime=is_file, loop=is_file,
-                idle_seconds=self._options.viewing_idle,
+                idle_seconds=self._options.viewing_idle, hwaccel=self.config.camera.hwaccel,
             )  # fmt: skip
         self._sink = OutboxSink(
             command.camera_id, outbox, self._meter, self._tick,
@@ -201,6 +201,7 @@ class CameraRunner:
             read_timeout=5.0,
             thumbnail_width=MOTION_WIDTH,
             max_width=self.config.camera.analysis_width,
+            hwaccel=self.config.camera.hwaccel,
         )
 
     def _tick(self) -> None:

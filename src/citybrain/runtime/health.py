@@ -94,6 +94,7 @@ class HealthMeter:
             reconnects=totals.reconnects + (reader.reconnects if reader else 0),
             last_error=error,
             at=wall,
+            decoder=reader.decoder if reader is not None else "software",
         )
 
     def _trim(self, now: float) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 
+from citybrain.core.decoding import HwaccelSetting
 from citybrain.core.frame import Frame
 from citybrain.errors import CitybrainError
 from citybrain.ingest import Reader, ReaderOptions
@@ -41,6 +42,7 @@ class ViewingStream:
         fps: live frames per second wanted (the stream is sampled at this rate).
         realtime: pace a file source like a camera; loop: replay it forever.
         idle_seconds: close the stream after this long without a live frame wanted.
+        hwaccel: the device to decode it on (see :class:`ReaderOptions`).
 
     Attributes:
         shown: live frames taken from the viewing stream so far.
@@ -55,11 +57,12 @@ class ViewingStream:
         realtime: bool,
         loop: bool,
         idle_seconds: float = 10.0,
+        hwaccel: HwaccelSetting = "none",
     ) -> None:
         self._source = source
         self._options = ReaderOptions(
             fps=fps, queue_size=1, realtime=realtime, loop=loop, max_reconnects=None,
-            read_timeout=5.0,
+            read_timeout=5.0, hwaccel=hwaccel,
         )  # fmt: skip
         self._idle = idle_seconds
         self._reader: Reader | None = None

@@ -121,7 +121,7 @@ export async function mount(root, ctx, params) {
           'p',
           { class: 'muted' },
           health
-            ? `${health.online ? 'Online' : 'Offline'} · ${health.fps_in.toFixed(1)} fps${health.last_error ? ` · last error: ${health.last_error}` : ''}`
+            ? `${health.online ? 'Online' : 'Offline'} · ${health.fps_in.toFixed(1)} fps${health.decoder && health.decoder !== 'software' ? ` · decoded on ${health.decoder}` : ''}${health.last_error ? ` · last error: ${health.last_error}` : ''}`
             : 'No health report yet.',
         )
       : null,
