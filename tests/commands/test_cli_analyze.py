@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from citybrain.cli import app
+from citybrain.ingest.hwaccel import AUTO_DEVICES, device_problem
 from citybrain.vision.centerface import CenterFace
 from support.rtsp import RtspServer
 
@@ -58,6 +59,8 @@ def test_outputs_on_a_real_clip(
     stats = json.loads((out / "stats.json").read_text())
     for key in ("frames_decoded", "frames_analysed", "detector_frames", "wall_seconds"):
         assert stats[key] > 0
+    working = [d for d in AUTO_DEVICES if device_problem(d) is None]  # camera.hwaccel: auto
+    assert stats["decoder"] == (working[0] if working else "software")
     assert (out / "counts.jsonl").exists()
 
 

@@ -87,11 +87,11 @@ def test_the_source_s_own_error_wins_over_the_device_s(
     options = ReaderOptions(
         hwaccel="cuda", reconnect_initial=0.05, reconnect_max=0.1, max_reconnects=1
     )
-    with caplog.at_level(logging.WARNING):
-        with Reader(f"rtsp://127.0.0.1:{closed_port}/x", options) as reader:
-            with pytest.raises(SourceUnreachableError):
-                reader.read(timeout=20)
-            assert reader._device == "cuda"
+    url = f"rtsp://127.0.0.1:{closed_port}/x"
+    with caplog.at_level(logging.WARNING), Reader(url, options) as reader:
+        with pytest.raises(SourceUnreachableError):
+            reader.read(timeout=20)
+        assert reader._device == "cuda"
     assert "decoding in software" not in caplog.text
 
 

@@ -70,6 +70,7 @@ class AnalysisReport:
         return {
             "frames_decoded": self.reader.frames_decoded,
             "frames_skipped": self.reader.frames_skipped,
+            "decoder": self.reader.decoder,
             "frames_analysed": self.pipeline.frames_analysed,
             "detector_frames": self.pipeline.detector_frames,
             "detector_regions": self.pipeline.detector_regions,
