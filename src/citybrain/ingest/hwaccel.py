@@ -35,6 +35,10 @@ AUTO_DEVICES = ("cuda", "vaapi")
 SOFTWARE = "software"
 #: The codec a device is probed with: the one nearly every camera sends.
 _PROBE_CODEC = "h264"
+#: Device options (``av_hwdevice_ctx_create``). CUDA: every stream of the process shares the
+#: GPU's primary context (the one ONNX Runtime's CUDA provider uses too) instead of creating a
+#: context of its own, which costs device memory per camera.
+_DEVICE_OPTIONS: dict[str, dict[str, object]] = {"cuda": {"primary_ctx": "1"}}
 
 _lock = threading.Lock()
 _problems: dict[str, str | None] = {}
@@ -53,7 +57,9 @@ def _probe(device_type: str) -> str | None:
     if device_type not in hwdevices_available():
         return f"this FFmpeg build has no {device_type} support"
     try:
-        HWAccel(device_type, allow_software_fallback=False).create(Codec(_PROBE_CODEC, "r"))
+        options = _DEVICE_OPTIONS.get(device_type)
+        accel = HWAccel(device_type, allow_software_fallback=False, options=options)
+        accel.create(Codec(_PROBE_CODEC, "r"))
     except NotImplementedError:
         return f"this FFmpeg build cannot decode H.264 on {device_type}"
     except (av.error.FFmpegError, OSError) as exc:
@@ -85,4 +91,4 @@ def hwaccel_for(device: str | None) -> HWAccel | None:
     cannot decode (another codec or profile) are decoded in software by FFmpeg itself."""
     if device is None:
         return None
-    return HWAccel(device, allow_software_fallback=True)
+    return HWAccel(device, allow_software_fallback=True, options=_DEVICE_OPTIONS.get(device))
