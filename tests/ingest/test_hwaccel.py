@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from citybrain.config import parse_config
+from citybrain.core.decoding import HwaccelSetting
 from citybrain.errors import ConfigError, CorruptSourceError, SourceUnreachableError
 from citybrain.ingest import Reader, ReaderOptions
 from citybrain.ingest import hwaccel as hw
@@ -26,8 +27,8 @@ CUDA_PROBLEM = hw.device_problem("cuda")
 needs_no_cuda = pytest.mark.skipif(CUDA_PROBLEM is None, reason="this machine decodes on CUDA")
 
 
-def images(path: Path, hwaccel: str) -> tuple[list[np.ndarray], str]:
-    with Reader(str(path), ReaderOptions(fps=5, hwaccel=hwaccel)) as reader:  # type: ignore[arg-type]
+def images(path: Path, hwaccel: HwaccelSetting) -> tuple[list[np.ndarray], str]:
+    with Reader(str(path), ReaderOptions(fps=5, hwaccel=hwaccel)) as reader:
         frames = list(reader)
         return [f.image for f in frames], reader.stats.decoder
 
@@ -102,7 +103,7 @@ def test_cuda_decodes_the_same_pictures(samples_dir: Path) -> None:
     device, decoder = images(path, "cuda")
     assert decoder == "cuda" and len(device) == len(software)
     for a, b in zip(device, software, strict=True):  # NVDEC's colour path may round apart
-        error = np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2)
+        error = float(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2))
         assert 10 * np.log10(255**2 / max(error, 1e-9)) > 40
 
 
