@@ -183,6 +183,7 @@ def test_metrics_are_prometheus_text_in_a_private_registry(
 ) -> None:
     metrics = world.services.metrics
     metrics.observe_health(_health(7))
+    metrics.observe_health(_health(8).model_copy(update={"decoder": "cuda"}))
     metrics.observe_detector(seconds=0.012)
     metrics.set_queue_depth(queue="events", depth=4)
     metrics.count_event(camera_id=7, kind="dwell", n=2)
@@ -192,6 +193,8 @@ def test_metrics_are_prometheus_text_in_a_private_registry(
     text = response.text
     for line in ('citybrain_camera_fps{camera="7",stage="decoded"} 12.5',
                  'citybrain_camera_frames_dropped{camera="7"} 3.0',
+                 'citybrain_camera_hw_decoding{camera="7"} 0.0',
+                 'citybrain_camera_hw_decoding{camera="8"} 1.0',
                  'citybrain_detector_latency_seconds_count{worker="0"} 1.0',
                  'citybrain_queue_depth{queue="events"} 4.0',
                  'citybrain_events_total{camera="7",kind="dwell"} 2.0',

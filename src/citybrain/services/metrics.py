@@ -59,6 +59,12 @@ class ServerMetrics:
             "citybrain_camera_reconnects", "Reconnections to the camera so far.", ["camera"],
             registry=r,
         )  # fmt: skip
+        self.hw_decoding = Gauge(
+            "citybrain_camera_hw_decoding",
+            "1 while a device (a GPU) decodes the camera's stream, 0 in software (its health "
+            "names the device).",
+            ["camera"], registry=r,
+        )  # fmt: skip
         self.detector_latency = Histogram(
             "citybrain_detector_latency_seconds",
             "Seconds per detector call (one batch) in a worker: the mean of each worker report "
@@ -130,6 +136,7 @@ class ServerMetrics:
         self.lag.labels(camera).set(health.lag_seconds if health.lag_seconds is not None else 0)
         self.dropped.labels(camera).set(health.frames_dropped)
         self.reconnects.labels(camera).set(health.reconnects)
+        self.hw_decoding.labels(camera).set(0 if health.decoder == "software" else 1)
 
     def observe_detector(self, *, seconds: float, worker: int = 0, calls: int = 1) -> None:
         """Record ``calls`` detector calls of ``seconds`` each."""
@@ -165,7 +172,7 @@ class ServerMetrics:
         camera = str(camera_id)
         for stage in ("decoded", "analysed"):
             self._remove(self.fps, camera, stage)
-        for gauge in (self.online, self.lag, self.dropped, self.reconnects):
+        for gauge in (self.online, self.lag, self.dropped, self.reconnects, self.hw_decoding):
             self._remove(gauge, camera)
         for labels in list(self._label_sets(self.events)):
             if labels[0] == camera:
