@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 #: The device types ``auto`` tries, in order. Vulkan is left to an explicit choice: a
 #: machine without a GPU may still offer a software Vulkan (lavapipe), slower than FFmpeg.
-AUTO_DEVICES = ("cuda", "vaapi")
+AUTO_DEVICES: tuple[HwaccelSetting, ...] = ("cuda", "vaapi")
 #: What readers and health reports say when no device decodes.
 SOFTWARE = "software"
 #: The codec a device is probed with: the one nearly every camera sends.

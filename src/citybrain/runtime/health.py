@@ -11,6 +11,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from citybrain.ingest import ReaderStats
+from citybrain.ingest.hwaccel import SOFTWARE
 from citybrain.records import CameraHealth
 
 __all__ = ["STALE_AFTER", "HealthMeter", "SourceTotals"]
@@ -94,7 +95,7 @@ class HealthMeter:
             reconnects=totals.reconnects + (reader.reconnects if reader else 0),
             last_error=error,
             at=wall,
-            decoder=reader.decoder if reader is not None else "software",
+            decoder=reader.decoder if reader is not None else SOFTWARE,
         )
 
     def _trim(self, now: float) -> None:
